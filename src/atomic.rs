@@ -1,0 +1,94 @@
+//! Files that appear whole or not at all: written under a temporary name in the destination's
+//! directory, synced, then renamed over the destination.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{IoContext, Location, Result};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Prefix of every temporary name libeko creates; readers of a directory skip such names.
+pub const TEMP_PREFIX: &str = ".eko-tmp.";
+
+/// A file being written under a temporary name. Dropped without [`PendingFile::commit`], the
+/// temporary file is removed and the destination is untouched.
+#[derive(Debug)]
+pub struct PendingFile {
+    file: File,
+    temp: PathBuf,
+    dest: PathBuf,
+    location: Location,
+    committed: bool,
+}
+
+impl PendingFile {
+    /// Creates a new, empty temporary file next to `dest`.
+    pub fn create(dest: &Path) -> Result<Self> {
+        let location = Location::file(dest);
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = parent_dir(dest);
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{name}.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .io_context(&location, "create temporary file")?;
+        Ok(PendingFile {
+            file,
+            temp,
+            dest: dest.to_path_buf(),
+            location,
+            committed: false,
+        })
+    }
+
+    /// The open temporary file.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// Where the file will appear.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Syncs the data, renames the file into place and syncs the directory entry.
+    pub fn commit(mut self) -> Result<()> {
+        self.file.sync_all().io_context(&self.location, "fsync")?;
+        fs::rename(&self.temp, &self.dest).io_context(&self.location, "rename into place")?;
+        self.committed = true;
+        sync_dir(&parent_dir(&self.dest)).io_context(&self.location, "fsync directory")?;
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: the temporary name is ignored by readers anyway.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes a rename or creation in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}

@@ -1,0 +1,424 @@
+//! The one error type of libeko.
+//!
+//! Every variant names the file (or archive member) it is about and the check that failed, so a
+//! message printed on its own is enough to find the problem. Variants are distinct failures: code
+//! that must react differently (the C ABI maps each to its own status code) matches on them.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where a problem was found: a file on disk, a member of an `.npz` archive, or a caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file on disk.
+    File(PathBuf),
+    /// One member of a zip (`.npz`) archive.
+    Member {
+        /// The archive on disk.
+        archive: PathBuf,
+        /// The member's name inside the archive, as stored (for example `a.npy`).
+        member: String,
+    },
+    /// An in-memory buffer, described in words.
+    Buffer(String),
+}
+
+impl Location {
+    /// The location of a file on disk.
+    pub fn file(path: impl AsRef<Path>) -> Self {
+        Location::File(path.as_ref().to_path_buf())
+    }
+
+    /// The location of a member of an archive.
+    pub fn member(archive: impl AsRef<Path>, member: impl Into<String>) -> Self {
+        Location::Member {
+            archive: archive.as_ref().to_path_buf(),
+            member: member.into(),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Member { archive, member } => {
+                write!(f, "{} (member '{}')", archive.display(), member)
+            }
+            Location::Buffer(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Everything that can go wrong in libeko.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("{file}: {operation} failed: {source}")]
+    Io {
+        /// The file the call was about.
+        file: Location,
+        /// What was being done (`open`, `map`, `write`, `rename`, ...).
+        operation: &'static str,
+        /// The system error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The first six bytes are not `\x93NUMPY`.
+    #[error("{file}: not a .npy file: magic string is {found:?}, expected \"\\x93NUMPY\"")]
+    BadMagic {
+        /// The file.
+        file: Location,
+        /// The bytes found, escaped.
+        found: String,
+    },
+
+    /// The file ends before a part that must be there.
+    #[error(
+        "{file}: truncated: the {part} needs {needed} bytes from offset {offset}, the file has {available}"
+    )]
+    Truncated {
+        /// The file.
+        file: Location,
+        /// Which part is cut short (`magic string`, `header length`, `header`, `array data`).
+        part: &'static str,
+        /// Where the part starts.
+        offset: u64,
+        /// Bytes the part needs.
+        needed: u64,
+        /// Bytes available from `offset` on.
+        available: u64,
+    },
+
+    /// A `.npy` format version other than 1.0, 2.0 or 3.0.
+    #[error("{file}: unsupported .npy format version {major}.{minor}: only 1.0, 2.0 and 3.0 exist")]
+    UnsupportedVersion {
+        /// The file.
+        file: Location,
+        /// Major version byte.
+        major: u8,
+        /// Minor version byte.
+        minor: u8,
+    },
+
+    /// The header is longer than NumPy's safety limit of 10,000 characters.
+    #[error("{file}: header of {length} {unit} exceeds NumPy's limit of {limit} characters")]
+    HeaderTooLong {
+        /// The file.
+        file: Location,
+        /// The length found.
+        length: usize,
+        /// `bytes` or `characters`.
+        unit: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// A version 3.0 header that is not valid UTF-8.
+    #[error("{file}: header is not valid UTF-8 (required by format version 3.0) at byte {offset}")]
+    HeaderEncoding {
+        /// The file.
+        file: Location,
+        /// Byte offset of the first invalid sequence, counted from the start of the header text.
+        offset: usize,
+    },
+
+    /// The header text is not a Python literal.
+    #[error("{file}: header is not a valid Python literal: {reason} at character {offset}")]
+    HeaderSyntax {
+        /// The file.
+        file: Location,
+        /// Byte offset in the header text.
+        offset: usize,
+        /// What the parser expected or found.
+        reason: String,
+    },
+
+    /// Brackets nested deeper than the parser allows.
+    #[error("{file}: header nests brackets deeper than {limit} levels")]
+    HeaderNesting {
+        /// The file.
+        file: Location,
+        /// The nesting limit (Python's own parser stops at the same depth).
+        limit: usize,
+    },
+
+    /// The header literal is not a dict.
+    #[error("{file}: header is not a dictionary (found {found})")]
+    HeaderNotDict {
+        /// The file.
+        file: Location,
+        /// The kind of value found.
+        found: &'static str,
+    },
+
+    /// The header dict does not have exactly the keys `descr`, `fortran_order`, `shape`.
+    #[error(
+        "{file}: header keys are {found:?}, expected exactly ['descr', 'fortran_order', 'shape']"
+    )]
+    HeaderKeys {
+        /// The file.
+        file: Location,
+        /// The keys found, as Python would print them.
+        found: Vec<String>,
+    },
+
+    /// `shape` is not a tuple of non-negative integers.
+    #[error("{file}: shape is not valid: {reason}")]
+    InvalidShape {
+        /// The file.
+        file: Location,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// `fortran_order` is not `True` or `False`.
+    #[error("{file}: fortran_order is not a bool (found {found})")]
+    FortranOrderNotBool {
+        /// The file.
+        file: Location,
+        /// The kind of value found.
+        found: &'static str,
+    },
+
+    /// `descr` is not a dtype NumPy knows.
+    #[error("{file}: descr {descr} is not a valid dtype descriptor")]
+    InvalidDescr {
+        /// The file.
+        file: Location,
+        /// The descriptor, as found.
+        descr: String,
+    },
+
+    /// A dtype NumPy knows but libeko does not read (structured, object, strings, other widths).
+    #[error("{file}: unsupported dtype {descr}: libeko reads f8, f4, c16, i8, i4, u1 and b1")]
+    UnsupportedDtype {
+        /// The file.
+        file: Location,
+        /// The descriptor, as found.
+        descr: String,
+    },
+
+    /// Element count or byte size does not fit in memory arithmetic.
+    #[error(
+        "{file}: shape {shape:?} with {item_size}-byte elements overflows the addressable size"
+    )]
+    SizeOverflow {
+        /// The file.
+        file: Location,
+        /// The shape.
+        shape: Vec<u64>,
+        /// Bytes per element.
+        item_size: usize,
+    },
+
+    /// The caller asked for a different element type than the file holds.
+    #[error("{file}: holds {found} elements, {expected} was requested")]
+    DtypeMismatch {
+        /// The file.
+        file: Location,
+        /// The requested element type.
+        expected: &'static str,
+        /// The stored element type.
+        found: &'static str,
+    },
+
+    /// The caller asked for a different number of dimensions than the file holds.
+    #[error("{file}: has {found} dimensions {shape:?}, {expected} were requested")]
+    DimensionMismatch {
+        /// The file.
+        file: Location,
+        /// Requested number of dimensions.
+        expected: usize,
+        /// Stored number of dimensions.
+        found: usize,
+        /// Stored shape.
+        shape: Vec<usize>,
+    },
+
+    /// The caller asked for a particular shape and the file has another.
+    #[error("{file}: has shape {found:?}, {expected:?} was required")]
+    ShapeMismatch {
+        /// The file.
+        file: Location,
+        /// Required shape.
+        expected: Vec<usize>,
+        /// Stored shape.
+        found: Vec<usize>,
+    },
+
+    /// Zero-copy view refused: the data is not aligned for the element type.
+    #[error(
+        "{file}: data at offset {offset} is not aligned to {align} bytes; cannot view in place (use the copy path)"
+    )]
+    Misaligned {
+        /// The file.
+        file: Location,
+        /// Offset of the data in the file.
+        offset: u64,
+        /// Alignment the element type needs.
+        align: usize,
+    },
+
+    /// Zero-copy view refused: the data is stored in the other byte order.
+    #[error(
+        "{file}: data is {order}-endian, this machine is not; cannot view in place (use the copy path)"
+    )]
+    ForeignByteOrder {
+        /// The file.
+        file: Location,
+        /// `big` or `little`.
+        order: &'static str,
+    },
+
+    /// Zero-copy view refused: the member is compressed.
+    #[error("{file}: member is deflate-compressed; cannot view in place (use the copy path)")]
+    Compressed {
+        /// The member.
+        file: Location,
+    },
+
+    /// A bool array holds a byte other than 0 or 1, which a zero-copy `bool` view cannot represent.
+    #[error(
+        "{file}: bool element {index} has byte value {value}; cannot view as bool in place (use the copy path)"
+    )]
+    InvalidBool {
+        /// The file.
+        file: Location,
+        /// Index of the element in memory order.
+        index: usize,
+        /// The byte found.
+        value: u8,
+    },
+
+    /// The zip structure of an `.npz` archive is damaged or not supported.
+    #[error("{file}: bad zip archive: {reason}")]
+    ZipStructure {
+        /// The archive or member.
+        file: Location,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An archive member is encrypted.
+    #[error("{file}: member is encrypted; encrypted archives are not supported")]
+    ZipEncrypted {
+        /// The member.
+        file: Location,
+    },
+
+    /// An archive member uses a compression method other than stored or deflate.
+    #[error(
+        "{file}: compression method {method} is not supported (only 0, stored, and 8, deflate)"
+    )]
+    ZipMethod {
+        /// The member.
+        file: Location,
+        /// The zip method number.
+        method: u16,
+    },
+
+    /// Two archive members claim the same bytes.
+    #[error("{file}: member overlaps member '{other}'")]
+    ZipOverlap {
+        /// The member.
+        file: Location,
+        /// The other member.
+        other: String,
+    },
+
+    /// A member's local header disagrees with its central directory record.
+    #[error("{file}: local header and central directory disagree on the {field}")]
+    ZipHeaderMismatch {
+        /// The member.
+        file: Location,
+        /// The field that differs.
+        field: &'static str,
+    },
+
+    /// The data of a member does not match its recorded CRC-32.
+    #[error("{file}: CRC-32 mismatch: recorded {expected:#010x}, data has {found:#010x}")]
+    ZipCrc {
+        /// The member.
+        file: Location,
+        /// Recorded checksum.
+        expected: u32,
+        /// Computed checksum.
+        found: u32,
+    },
+
+    /// A deflated member does not decompress to its recorded size.
+    #[error(
+        "{file}: deflate stream is invalid or does not match the recorded size of {expected} bytes: {reason}"
+    )]
+    ZipInflate {
+        /// The member.
+        file: Location,
+        /// Recorded uncompressed size.
+        expected: u64,
+        /// What happened.
+        reason: String,
+    },
+
+    /// Two members of one archive have the same name.
+    #[error("{file}: name appears twice in the archive")]
+    DuplicateMember {
+        /// The member.
+        file: Location,
+    },
+
+    /// An archive member that is not a `.npy` array.
+    #[error("{file}: member is not a .npy array (its name does not end in '.npy')")]
+    NotNpyMember {
+        /// The member.
+        file: Location,
+    },
+
+    /// The archive has no member of that name.
+    #[error("{file}: no member named '{name}' (available: {available:?})")]
+    NoSuchMember {
+        /// The archive.
+        file: Location,
+        /// The key asked for.
+        name: String,
+        /// Keys present.
+        available: Vec<String>,
+    },
+
+    /// A name that cannot be used for an archive member.
+    #[error("{file}: invalid member name {name:?}: {reason}")]
+    InvalidMemberName {
+        /// The archive.
+        file: Location,
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// libeko's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches a file location and an operation name to `io::Error`s.
+pub(crate) trait IoContext<T> {
+    fn io_context(self, file: &Location, operation: &'static str) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn io_context(self, file: &Location, operation: &'static str) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            file: file.clone(),
+            operation,
+            source,
+        })
+    }
+}
+
+/// Escapes bytes for an error message the way Python prints `bytes`.
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}

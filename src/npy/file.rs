@@ -1,0 +1,275 @@
+//! `.npy` files on disk: mapped read-only, created and mapped writable, or written from arrays.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use memmap2::{Mmap, MmapMut};
+use ndarray::{ArrayBase, ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Data, Dimension};
+
+use super::dtype::{DType, Element};
+use super::header::{NpyHeader, Order, PAGE_ALIGN, data_range, parse_header};
+use super::view::{self, InPlace};
+use crate::atomic::PendingFile;
+use crate::error::{Error, IoContext, Location, Result};
+
+/// A `.npy` file mapped read-only.
+///
+/// Opening reads the header only; data pages are read by the kernel when a view touches them, so
+/// a file larger than memory opens at once and is paged on demand.
+///
+/// # The mapping hazard
+/// A mapped file that another process truncates or rewrites in place changes under the view
+/// (in practice: SIGBUS or torn values). libeko never rewrites a file in place: every writer
+/// creates a new file and renames it over the old one, which leaves existing maps intact. Other
+/// programs must do the same with files libeko maps.
+#[derive(Debug)]
+pub struct NpyFile {
+    map: Mmap,
+    header: NpyHeader,
+    location: Location,
+    path: PathBuf,
+}
+
+impl NpyFile {
+    /// Maps `path` and parses its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let location = Location::file(path);
+        let file = File::open(path).io_context(&location, "open")?;
+        let len = file.metadata().io_context(&location, "stat")?.len();
+        if len == 0 {
+            return Err(Error::Truncated {
+                file: location,
+                part: "magic string",
+                offset: 0,
+                needed: 8,
+                available: 0,
+            });
+        }
+        // SAFETY: the map is read-only and lives as long as `NpyFile`. Its contents may change
+        // if another process modifies the file in place; libeko's own writers never do (they
+        // rename new files into place), and the type's documentation states the requirement
+        // for everyone else.
+        let map = unsafe { Mmap::map(&file) }.io_context(&location, "mmap")?;
+        let header = parse_header(&map, &location)?;
+        data_range(&header, len, &location)?;
+        Ok(NpyFile {
+            map,
+            header,
+            location,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &NpyHeader {
+        &self.header
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The raw data bytes, in the file's byte and memory order.
+    pub fn data_bytes(&self) -> &[u8] {
+        let start = self.header.data_offset;
+        &self.map[start..start + self.header.data_len()]
+    }
+
+    /// Whether [`NpyFile::view`] can work, and why not.
+    pub fn in_place(&self) -> InPlace {
+        view::in_place(&self.header, self.header.data_offset as u64)
+    }
+
+    /// A zero-copy view of the data. Refused, with an error naming the reason, when the element
+    /// type differs, the data is misaligned or in foreign byte order (use [`NpyFile::read`]), or
+    /// a `bool` array holds bytes other than 0 and 1 (checking that reads the data once).
+    pub fn view<T: Element>(&self) -> Result<ArrayViewD<'_, T>> {
+        view::view(
+            &self.header,
+            self.data_bytes(),
+            &self.location,
+            self.header.data_offset as u64,
+        )
+    }
+
+    /// [`NpyFile::view`] with a fixed number of dimensions (for example `Ix4` for an operator).
+    pub fn view_as<T: Element, D: Dimension>(&self) -> Result<ArrayView<'_, T, D>> {
+        let v = self.view::<T>()?;
+        let ndim = v.ndim();
+        v.into_dimensionality::<D>()
+            .map_err(|_| Error::DimensionMismatch {
+                file: self.location.clone(),
+                expected: D::NDIM.unwrap_or(ndim),
+                found: ndim,
+                shape: self.header.shape.clone(),
+            })
+    }
+
+    /// A copy of the data in native byte order, whatever the alignment and byte order.
+    pub fn read<T: Element>(&self) -> Result<ArrayD<T>> {
+        view::copy(&self.header, self.data_bytes(), &self.location)
+    }
+}
+
+/// How [`write_npy`] lays a file out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Memory order of the stored elements. Default: C.
+    pub order: Order,
+    /// Alignment of the data start, a power of two from 64 to 4096. Default: 4096 (a page),
+    /// so the data of several files can be mapped side by side into one strided view.
+    pub align: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            order: Order::C,
+            align: PAGE_ALIGN,
+        }
+    }
+}
+
+/// Writes `array` to `path` as a `.npy` NumPy loads (also with `mmap_mode='r'`).
+///
+/// The file is written under a temporary name in the same directory, synced, then renamed over
+/// `path`: a reader sees the old file or the new one, never a part. On error nothing changes.
+pub fn write_npy<T, S, D>(
+    path: impl AsRef<Path>,
+    array: &ArrayBase<S, D>,
+    options: WriteOptions,
+) -> Result<()>
+where
+    T: Element,
+    S: Data<Elem = T>,
+    D: Dimension,
+{
+    let path = path.as_ref();
+    let location = Location::file(path);
+    let header = NpyHeader::for_writing(
+        DType::native(T::KIND),
+        array.shape(),
+        options.order,
+        options.align,
+        &location,
+    )?;
+    let mut pending = PendingFile::create(path)?;
+    let mut out = io::BufWriter::with_capacity(1 << 16, pending.file());
+    write_npy_to(&mut out, &header, array).io_context(&location, "write")?;
+    out.flush().io_context(&location, "write")?;
+    drop(out);
+    pending.commit()
+}
+
+/// Writes the header and the elements of `array` in `header.order` to `out`.
+pub(crate) fn write_npy_to<W, T, S, D>(
+    out: &mut W,
+    header: &NpyHeader,
+    array: &ArrayBase<S, D>,
+) -> io::Result<()>
+where
+    W: Write,
+    T: Element,
+    S: Data<Elem = T>,
+    D: Dimension,
+{
+    out.write_all(&header.encode())?;
+    // Fortran order of `array` is C order of its transpose.
+    let logical = match header.order {
+        Order::C => array.view().into_dyn(),
+        Order::Fortran => array.t().into_dyn(),
+    };
+    if let Some(slice) = logical.as_slice() {
+        return out.write_all(T::as_native_bytes(slice));
+    }
+    const CHUNK: usize = 1 << 14;
+    let mut buffer = Vec::with_capacity(CHUNK);
+    for &x in logical.iter() {
+        buffer.push(x);
+        if buffer.len() == CHUNK {
+            out.write_all(T::as_native_bytes(&buffer))?;
+            buffer.clear();
+        }
+    }
+    out.write_all(T::as_native_bytes(&buffer))
+}
+
+/// A new `.npy` file mapped writable, for a producer to fill in place, then
+/// [`commit`](NpyFileMut::commit) into its final name.
+///
+/// The file lives under a temporary name until committed; dropped uncommitted, it is removed.
+/// The data starts zeroed, at a page-aligned offset.
+#[derive(Debug)]
+pub struct NpyFileMut<T: Element> {
+    map: MmapMut,
+    header: NpyHeader,
+    pending: PendingFile,
+    _element: PhantomData<T>,
+}
+
+impl<T: Element> NpyFileMut<T> {
+    /// Creates the temporary file for `path` with room for `shape` in `order`, and maps it.
+    pub fn create(path: impl AsRef<Path>, shape: &[usize], order: Order) -> Result<Self> {
+        let path = path.as_ref();
+        let location = Location::file(path);
+        let header =
+            NpyHeader::for_writing(DType::native(T::KIND), shape, order, PAGE_ALIGN, &location)?;
+        let mut pending = PendingFile::create(path)?;
+        let file = pending.file();
+        file.write_all(&header.encode())
+            .io_context(&location, "write header")?;
+        let total = (header.data_offset + header.data_len()) as u64;
+        file.set_len(total).io_context(&location, "set length")?;
+        // SAFETY: the temporary file was created by this process with `create_new` under a
+        // unique name; nothing else writes or truncates it while the map is alive (the map is
+        // dropped before the file is renamed in `commit`).
+        let map = unsafe { MmapMut::map_mut(&*file) }.io_context(&location, "mmap")?;
+        Ok(NpyFileMut {
+            map,
+            header,
+            pending,
+            _element: PhantomData,
+        })
+    }
+
+    /// The header the file will have.
+    pub fn header(&self) -> &NpyHeader {
+        &self.header
+    }
+
+    /// The data as a mutable view with the file's shape and memory order.
+    pub fn view_mut(&mut self) -> ArrayViewMutD<'_, T> {
+        let range = self.header.data_offset..self.header.data_offset + self.header.data_len();
+        let offset = self.header.data_offset as u64;
+        view::view_mut(
+            &self.header,
+            &mut self.map[range],
+            self.pending.location(),
+            offset,
+        )
+        .expect("native, page-aligned data of our own element type")
+    }
+
+    /// The data as a read-only view.
+    pub fn view(&self) -> Result<ArrayViewD<'_, T>> {
+        let range = self.header.data_offset..self.header.data_offset + self.header.data_len();
+        view::view(
+            &self.header,
+            &self.map[range],
+            self.pending.location(),
+            self.header.data_offset as u64,
+        )
+    }
+
+    /// Flushes the data, syncs, and renames the file into its final name.
+    pub fn commit(self) -> Result<()> {
+        let location = self.pending.location().clone();
+        self.map.flush().io_context(&location, "msync")?;
+        drop(self.map);
+        self.pending.commit()
+    }
+}
