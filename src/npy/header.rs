@@ -392,7 +392,8 @@ fn dict_fields<'v>(
     }
 }
 
-/// A tuple of non-negative ints (NumPy counts `True`/`False` as the ints 1 and 0).
+/// A tuple of non-negative ints. (NumPy's header check lets `True` through as an int, but the
+/// reshape that follows refuses it: a bool dimension is refused.)
 fn parse_shape(value: &Value, file: &Location) -> Result<Vec<usize>> {
     let invalid = |reason: String| Error::InvalidShape {
         file: file.clone(),
@@ -412,7 +413,6 @@ fn parse_shape(value: &Value, file: &Location) -> Result<Vec<usize>> {
             }
             Value::Int(Some(d)) => Err(invalid(format!("dimension {d} is negative"))),
             Value::Int(None) => Err(invalid("a dimension is too large".into())),
-            Value::Bool(b) => Ok(usize::from(*b)),
             other => Err(invalid(format!("dimension {} is not an int", other.repr()))),
         })
         .collect()

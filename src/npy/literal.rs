@@ -9,8 +9,9 @@
 //!
 //! Floats and complex numbers are recognised but not evaluated: no valid header holds one.
 
-/// Deepest bracket nesting accepted (Python's tokenizer refuses the 200th level, `MAXLEVEL`).
-pub const MAX_DEPTH: usize = 199;
+/// Deepest bracket nesting accepted: Python's tokenizer refuses a 201st level (`MAXLEVEL` 200),
+/// so NumPy reads a header whose dict holds 199 nested parentheses and refuses 200.
+pub const MAX_DEPTH: usize = 200;
 
 /// A Python literal, evaluated.
 #[derive(Debug, Clone, PartialEq)]
