@@ -90,7 +90,8 @@ fn first_error(path: &Path) -> Option<Error> {
 #[test]
 fn damaged_archives_are_refused_precisely() {
     let (dir, cases) = corpus();
-    let expect: &[(&str, fn(&Error) -> bool)] = &[
+    type Check = fn(&Error) -> bool;
+    let expect: &[(&str, Check)] = &[
         ("truncated_directory", |e| {
             matches!(e, Error::ZipStructure { .. })
         }),

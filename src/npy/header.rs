@@ -486,7 +486,8 @@ mod tests {
         let h = parse_header(&with_text((1, 0), ok), &loc()).unwrap();
         assert_eq!(h.dtype.byte_order, ByteOrder::Big);
         assert_eq!(h.order, Order::Fortran);
-        let cases: &[(&str, fn(&Error) -> bool)] = &[
+        type Check = fn(&Error) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("{'descr': '<f8', 'fortran_order': False}", |e| {
                 matches!(e, Error::HeaderKeys { .. })
             }),

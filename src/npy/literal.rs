@@ -582,10 +582,8 @@ impl Parser<'_> {
                 self.pos += 1;
                 break;
             }
-            if !items.is_empty() || !pairs.is_empty() {
-                if !trailing_comma {
-                    return Err(self.error(format!("expected ',' or '{}'", close as char)));
-                }
+            if (!items.is_empty() || !pairs.is_empty()) && !trailing_comma {
+                return Err(self.error(format!("expected ',' or '{}'", close as char)));
             }
             let item = self.expression()?;
             self.skip_space();

@@ -47,7 +47,7 @@ pub fn in_place(header: &NpyHeader, offset: u64) -> InPlace {
     let align = header.dtype.kind.align();
     if !header.dtype.byte_order.is_native() {
         InPlace::ForeignByteOrder
-    } else if header.data_len() > 0 && offset % align as u64 != 0 {
+    } else if header.data_len() > 0 && !offset.is_multiple_of(align as u64) {
         InPlace::Misaligned { align }
     } else {
         InPlace::Yes

@@ -278,13 +278,13 @@ fn read_members(map: &[u8], path: &Path, location: &Location) -> Result<Vec<NpzM
             });
         }
     }
-    if let Some(&(_, end, last)) = spans.last() {
-        if end > dir.offset {
-            return Err(Error::ZipStructure {
-                file: Location::member(path, last.name.clone()),
-                reason: "member data runs into the central directory".into(),
-            });
-        }
+    if let Some(&(_, end, last)) = spans.last()
+        && end > dir.offset
+    {
+        return Err(Error::ZipStructure {
+            file: Location::member(path, last.name.clone()),
+            reason: "member data runs into the central directory".into(),
+        });
     }
 
     let mut members: Vec<NpzMember> = Vec::with_capacity(entries.len());
