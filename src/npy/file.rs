@@ -1,6 +1,5 @@
 //! `.npy` files on disk: mapped read-only, created and mapped writable, or written from arrays.
 
-use std::fs::File;
 use std::io::{self, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use super::header::{NpyHeader, Order, PAGE_ALIGN, data_range, parse_header};
 use super::view::{self, InPlace};
 use crate::atomic::PendingFile;
 use crate::error::{Error, IoContext, Location, Result};
+use crate::map::{map_file, map_new_file};
 
 /// A `.npy` file mapped read-only.
 ///
@@ -23,7 +23,7 @@ use crate::error::{Error, IoContext, Location, Result};
 /// A mapped file that another process truncates or rewrites in place changes under the view
 /// (in practice: SIGBUS or torn values). libeko never rewrites a file in place: every writer
 /// creates a new file and renames it over the old one, which leaves existing maps intact. Other
-/// programs must do the same with files libeko maps.
+/// programs sharing the directory must do the same.
 #[derive(Debug)]
 pub struct NpyFile {
     map: Mmap,
@@ -37,24 +37,9 @@ impl NpyFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let location = Location::file(path);
-        let file = File::open(path).io_context(&location, "open")?;
-        let len = file.metadata().io_context(&location, "stat")?.len();
-        if len == 0 {
-            return Err(Error::Truncated {
-                file: location,
-                part: "magic string",
-                offset: 0,
-                needed: 8,
-                available: 0,
-            });
-        }
-        // SAFETY: the map is read-only and lives as long as `NpyFile`. Its contents may change
-        // if another process modifies the file in place; libeko's own writers never do (they
-        // rename new files into place), and the type's documentation states the requirement
-        // for everyone else.
-        let map = unsafe { Mmap::map(&file) }.io_context(&location, "mmap")?;
+        let map = map_file(path, &location)?;
         let header = parse_header(&map, &location)?;
-        data_range(&header, len, &location)?;
+        data_range(&header, map.len() as u64, &location)?;
         Ok(NpyFile {
             map,
             header,
@@ -224,10 +209,7 @@ impl<T: Element> NpyFileMut<T> {
             .io_context(&location, "write header")?;
         let total = (header.data_offset + header.data_len()) as u64;
         file.set_len(total).io_context(&location, "set length")?;
-        // SAFETY: the temporary file was created by this process with `create_new` under a
-        // unique name; nothing else writes or truncates it while the map is alive (the map is
-        // dropped before the file is renamed in `commit`).
-        let map = unsafe { MmapMut::map_mut(&*file) }.io_context(&location, "mmap")?;
+        let map = map_new_file(file, &location)?;
         Ok(NpyFileMut {
             map,
             header,

@@ -104,17 +104,7 @@ impl NpyHeader {
 
     /// The Python dict NumPy would write for this header, without padding.
     pub fn dict_text(&self) -> String {
-        let shape = match self.shape.len() {
-            1 => format!("({},)", self.shape[0]),
-            _ => format!(
-                "({})",
-                self.shape
-                    .iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
+        let shape = shape_text(&self.shape);
         let fortran = if self.order == Order::Fortran {
             "True"
         } else {
@@ -174,6 +164,21 @@ impl NpyHeader {
         out.resize(self.data_offset - 1, b' ');
         out.push(b'\n');
         out
+    }
+}
+
+/// A shape as Python prints a tuple: `()`, `(3,)`, `(2, 3)`.
+pub fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

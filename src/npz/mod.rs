@@ -8,7 +8,6 @@
 mod write;
 mod zip;
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +15,8 @@ use flate2::read::DeflateDecoder;
 use memmap2::Mmap;
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 
-use crate::error::{Error, IoContext, Location, Result};
+use crate::error::{Error, Location, Result};
+use crate::map::map_file;
 use crate::npy::{self, Element, InPlace, NpyHeader};
 pub use write::{NpzWriter, write_npz};
 use zip::{Bytes, Entry};
@@ -94,17 +94,7 @@ impl NpzFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let location = Location::file(path);
-        let file = File::open(path).io_context(&location, "open")?;
-        let len = file.metadata().io_context(&location, "stat")?.len();
-        if len == 0 {
-            return Err(Error::ZipStructure {
-                file: location,
-                reason: "the file is empty".into(),
-            });
-        }
-        // SAFETY: read-only map owned by `NpzFile`; see `NpyFile` for the in-place modification
-        // hazard, which libeko's writers avoid by renaming new files into place.
-        let map = unsafe { Mmap::map(&file) }.io_context(&location, "mmap")?;
+        let map = map_file(path, &location)?;
         let members = read_members(&map, path, &location)?;
         Ok(NpzFile {
             map,

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+use eko::npy::header::shape_text;
 use eko::npy::{InPlace, NpyFile, NpyHeader};
 use eko::npz::{Compression, NpzFile, NpzMember};
 use serde::Serialize;
@@ -158,17 +159,7 @@ fn render(report: &Report) -> String {
 }
 
 fn render_array(out: &mut String, a: &ArrayReport, indent: &str) {
-    let shape = match a.shape.len() {
-        1 => format!("({},)", a.shape[0]),
-        _ => format!(
-            "({})",
-            a.shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let shape = shape_text(&a.shape);
     let rows = [
         ("format version", a.version.clone()),
         (
