@@ -17,6 +17,7 @@
 
 mod atomic;
 pub mod error;
+pub mod ffi;
 mod map;
 pub mod npy;
 pub mod npz;
