@@ -153,5 +153,38 @@ directory = central_record(b"a.npy", content_a, 0) + central_record(b"b.npy", co
 end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 2, 2, len(directory), len(body), 0)
 damaged("overlap_nested", body + directory + end)
 
+
+
+def full_zip64(data):
+    """Rewrite an archive's directory the way a >4 GiB archive has it: every size and offset in
+    the central records moved to zip64 extras (32-bit fields 0xFFFFFFFF), a zip64 end record and
+    locator, and 0xFFFF / 0xFFFFFFFF in the classic end record."""
+    end = data.rfind(b"PK\x05\x06")
+    count = struct.unpack("<H", data[end + 10:end + 12])[0]
+    cd_size, cd_offset = struct.unpack("<II", data[end + 12:end + 20])
+    records, pos = [], cd_offset
+    for _ in range(count):
+        fixed = bytearray(data[pos:pos + 46])
+        n, m, k = struct.unpack("<HHH", fixed[28:34])
+        name = data[pos + 46:pos + 46 + n]
+        csize, usize = struct.unpack("<II", fixed[20:28])
+        offset = struct.unpack("<I", fixed[42:46])[0]
+        struct.pack_into("<II", fixed, 20, 0xFFFFFFFF, 0xFFFFFFFF)
+        struct.pack_into("<I", fixed, 42, 0xFFFFFFFF)
+        extra = struct.pack("<HHQQQ", 1, 24, usize, csize, offset)
+        struct.pack_into("<HHH", fixed, 28, n, len(extra), 0)
+        records.append(bytes(fixed) + name + extra)
+        pos += 46 + n + m + k
+    directory = b"".join(records)
+    z64_offset = cd_offset + len(directory)
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), cd_offset)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, z64_offset, 1)
+    classic = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return data[:cd_offset] + directory + z64 + locator + classic
+
+
+damaged("zip64_directory", full_zip64(base))
+damaged("zip64_directory_compressed", full_zip64(comp))
+
 json.dump(cases, open(os.path.join(OUT, "manifest.json"), "w"), indent=1)
 print(f"{len(cases)} archives")
