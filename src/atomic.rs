@@ -62,11 +62,28 @@ impl PendingFile {
         &self.location
     }
 
-    /// Syncs the data, renames the file into place and syncs the directory entry.
+    /// Flushes the data to disk (done again, cheaply, by the commits).
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync_all().io_context(&self.location, "fsync")
+    }
+
+    /// Syncs the data, renames the file into place (replacing any file there) and syncs the
+    /// directory entry.
     pub fn commit(mut self) -> Result<()> {
-        self.file.sync_all().io_context(&self.location, "fsync")?;
+        self.sync()?;
         fs::rename(&self.temp, &self.dest).io_context(&self.location, "rename into place")?;
         self.committed = true;
+        sync_dir(&parent_dir(&self.dest)).io_context(&self.location, "fsync directory")?;
+        Ok(())
+    }
+
+    /// Like [`commit`](Self::commit), but fails with an `AlreadyExists` I/O error, changing
+    /// nothing, when the destination exists (a hard link never replaces a file).
+    pub fn commit_new(mut self) -> Result<()> {
+        self.sync()?;
+        fs::hard_link(&self.temp, &self.dest).io_context(&self.location, "link into place")?;
+        // The destination is complete and durable once the directory is synced; the temporary
+        // name is removed by `drop`.
         sync_dir(&parent_dir(&self.dest)).io_context(&self.location, "fsync directory")?;
         Ok(())
     }

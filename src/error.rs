@@ -388,6 +388,84 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// An evolution point that cannot exist: μ² not finite or not positive, or nf above 6.
+    #[error("invalid evolution point (mu2={mu2}, nf={nf}): {reason}")]
+    InvalidPoint {
+        /// The scale given.
+        mu2: f64,
+        /// The flavour number given.
+        nf: u8,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
+    /// A directory that is not a store: it has no `metadata.json`.
+    #[error("{file}: not a libeko store (no metadata.json)")]
+    NotAStore {
+        /// The directory.
+        file: Location,
+    },
+
+    /// `metadata.json` is unreadable or invalid.
+    #[error("{file}: invalid store metadata: {reason}")]
+    Metadata {
+        /// The metadata file.
+        file: Location,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A file in a store directory that is not part of a store.
+    #[error(
+        "{file}: not a store file (expected metadata.json, thresholds.npz or MU2_nfNF[.part][.error].npy with a canonical MU2)"
+    )]
+    ForeignFile {
+        /// The file.
+        file: Location,
+    },
+
+    /// A directory that should be empty (or absent) is not.
+    #[error("{file}: directory exists and is not empty")]
+    NotEmpty {
+        /// The directory.
+        file: Location,
+    },
+
+    /// Two stores cannot be merged: their metadata differ.
+    #[error("{file}: incompatible with {other}: {field} differs ({detail})")]
+    Incompatible {
+        /// One store's metadata file.
+        file: Location,
+        /// The other store.
+        other: PathBuf,
+        /// The metadata field that differs.
+        field: &'static str,
+        /// How.
+        detail: String,
+    },
+
+    /// Two stores hold different data for the same point (or thresholds).
+    #[error("{file}: conflicts with {other}: {what} differs")]
+    Conflict {
+        /// The file in one store.
+        file: Location,
+        /// The file in the other store.
+        other: PathBuf,
+        /// What is in conflict (`operator of (mu2=.., nf=..)`, `thresholds`).
+        what: String,
+    },
+
+    /// A store does not have the file asked for.
+    #[error("{file}: no {kind} for {point}")]
+    NoSuchPoint {
+        /// The store directory.
+        file: Location,
+        /// The point.
+        point: String,
+        /// `operator`, `partial`, ...
+        kind: &'static str,
+    },
+
     /// A name that cannot be used for an archive member.
     #[error("{file}: invalid member name {name:?}: {reason}")]
     InvalidMemberName {

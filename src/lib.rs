@@ -21,6 +21,7 @@ pub mod ffi;
 mod map;
 pub mod npy;
 pub mod npz;
+pub mod store;
 
 pub use atomic::TEMP_PREFIX;
 pub use error::{Error, Location, Result};

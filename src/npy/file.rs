@@ -133,7 +133,20 @@ where
     S: Data<Elem = T>,
     D: Dimension,
 {
-    let path = path.as_ref();
+    write_npy_pending(path.as_ref(), array, options)?.commit()
+}
+
+/// Writes `array` for `path` under a temporary name and syncs it; the caller commits.
+pub(crate) fn write_npy_pending<T, S, D>(
+    path: &Path,
+    array: &ArrayBase<S, D>,
+    options: WriteOptions,
+) -> Result<PendingFile>
+where
+    T: Element,
+    S: Data<Elem = T>,
+    D: Dimension,
+{
     let location = Location::file(path);
     let header = NpyHeader::for_writing(
         DType::native(T::KIND),
@@ -147,7 +160,8 @@ where
     write_npy_to(&mut out, &header, array).io_context(&location, "write")?;
     out.flush().io_context(&location, "write")?;
     drop(out);
-    pending.commit()
+    pending.sync()?;
+    Ok(pending)
 }
 
 /// Writes the header and the elements of `array` in `header.order` to `out`.

@@ -22,8 +22,8 @@ pub mod literal;
 mod view;
 
 pub use dtype::{ByteOrder, DType, Element, ElementKind};
-pub(crate) use file::write_npy_to;
 pub use file::{NpyFile, NpyFileMut, WriteOptions, write_npy};
+pub(crate) use file::{write_npy_pending, write_npy_to};
 pub use header::{NpyHeader, Order, Version, parse_header};
 pub use view::InPlace;
 pub(crate) use view::{copy, in_place, view};

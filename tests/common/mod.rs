@@ -105,3 +105,51 @@ pub fn member_values(npz: &eko::npz::NpzFile, key: &str) -> eko::Result<Vec<u8>>
         ElementKind::Bool => both::<bool>(npz, key),
     }
 }
+
+/// Store metadata for a small grid: 14 flavours, `n_x` x points, origin (1.65², 4), charm, bottom
+/// and top matching.
+pub fn metadata(n_x: usize) -> eko::store::Metadata {
+    use eko::store::{EvolutionPoint, FLAVOR_BASIS, MatchingScales, Metadata};
+    let xgrid = (1..=n_x).map(|i| (i as f64 / n_x as f64).powi(3)).collect();
+    let mut m = Metadata::new(
+        EvolutionPoint::new(1.65 * 1.65, 4).unwrap(),
+        xgrid,
+        FLAVOR_BASIS.to_vec(),
+        MatchingScales {
+            charm: Some(1.51f64.powi(2)),
+            bottom: Some(4.92f64.powi(2)),
+            top: Some(172.5f64.powi(2)),
+        },
+    );
+    m.theory = serde_json::json!({"order": [2, 0], "alphas": 0.118});
+    m
+}
+
+/// A deterministic operator for `point` (`tag` varies it): shape (14, n_x, 14, n_x).
+pub fn operator(point: &eko::store::EvolutionPoint, n_x: usize, tag: f64) -> ndarray::Array4<f64> {
+    ndarray::Array4::from_shape_fn((14, n_x, 14, n_x), |(a, i, b, j)| {
+        point.mu2.ln() * (a + 1) as f64 + (i * 7 + b * 3 + j) as f64 * 1e-3 + point.nf as f64 + tag
+    })
+}
+
+/// Every file below `dir` (except the lock file) with its bytes, to compare states.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == eko::store::LOCK_FILE {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                for (k, v) in snapshot(&entry.path()) {
+                    out.insert(format!("{name}/{k}"), v);
+                }
+            } else {
+                out.insert(name, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    out
+}

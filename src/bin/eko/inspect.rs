@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use eko::npy::header::shape_text;
 use eko::npy::{InPlace, NpyFile, NpyHeader};
 use eko::npz::{Compression, NpzFile, NpzMember};
+use eko::store::{FileKind, Metadata, Store};
 use serde::Serialize;
 
 /// Arguments of `eko inspect`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .npy file or an .npz archive.
+    /// A store directory, a .npy file or an .npz archive.
     path: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -83,8 +84,35 @@ impl MemberReport {
 }
 
 #[derive(Serialize)]
+struct PointReport {
+    mu2: f64,
+    nf: u8,
+    /// File name and size in bytes, per kind present.
+    files: Vec<FileReport>,
+}
+
+#[derive(Serialize)]
+struct FileReport {
+    kind: &'static str,
+    name: String,
+    bytes: u64,
+    /// An error file whose operator or partial is missing (an interrupted writer): ignored.
+    orphan: bool,
+}
+
+#[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Report {
+    Store {
+        path: PathBuf,
+        metadata: Metadata,
+        operator_shape: [usize; 4],
+        thresholds: Option<FileReport>,
+        operators: usize,
+        partials: usize,
+        total_bytes: u64,
+        points: Vec<PointReport>,
+    },
     Npy {
         path: PathBuf,
         #[serde(flatten)]
@@ -98,7 +126,9 @@ enum Report {
 
 /// Runs the command.
 pub fn run(args: &Args) -> eko::Result<()> {
-    let report = if looks_like_zip(args) {
+    let report = if args.path.is_dir() {
+        store_report(&args.path)?
+    } else if looks_like_zip(args) {
         let npz = NpzFile::open(&args.path)?;
         Report::Npz {
             path: args.path.clone(),
@@ -123,6 +153,69 @@ pub fn run(args: &Args) -> eko::Result<()> {
     Ok(())
 }
 
+fn file_report(
+    path: &std::path::Path,
+    kind: &'static str,
+    orphan: bool,
+) -> eko::Result<FileReport> {
+    let bytes = std::fs::metadata(path)
+        .map_err(|source| eko::Error::Io {
+            file: eko::Location::file(path),
+            operation: "stat",
+            source,
+        })?
+        .len();
+    Ok(FileReport {
+        kind,
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        bytes,
+        orphan,
+    })
+}
+
+fn store_report(dir: &std::path::Path) -> eko::Result<Report> {
+    let store = Store::open(dir)?;
+    let mut points = Vec::new();
+    let mut total = 0;
+    for (point, files) in store.points() {
+        let orphans: Vec<FileKind> = files.orphans().collect();
+        let files = files
+            .kinds()
+            .map(|kind| {
+                file_report(
+                    &store.path_of(&point, kind),
+                    kind.name(),
+                    orphans.contains(&kind),
+                )
+            })
+            .collect::<eko::Result<Vec<_>>>()?;
+        total += files.iter().map(|f| f.bytes).sum::<u64>();
+        points.push(PointReport {
+            mu2: point.mu2,
+            nf: point.nf,
+            files,
+        });
+    }
+    let thresholds = store
+        .has_thresholds()
+        .then(|| file_report(&store.thresholds_path(), "thresholds", false))
+        .transpose()?;
+    total += thresholds.as_ref().map_or(0, |t| t.bytes);
+    Ok(Report::Store {
+        path: dir.to_path_buf(),
+        operator_shape: store.metadata().operator_shape(),
+        metadata: store.metadata().clone(),
+        thresholds,
+        operators: store.points_with(FileKind::Operator).count(),
+        partials: store.points_with(FileKind::Partial).count(),
+        total_bytes: total,
+        points,
+    })
+}
+
 /// Zip archives start with a local header (or, when empty, the end record).
 fn looks_like_zip(args: &Args) -> bool {
     let mut magic = [0u8; 4];
@@ -136,6 +229,69 @@ fn looks_like_zip(args: &Args) -> bool {
 fn render(report: &Report) -> String {
     let mut out = String::new();
     match report {
+        Report::Store {
+            path,
+            metadata,
+            operator_shape,
+            thresholds,
+            operators,
+            partials,
+            total_bytes,
+            points,
+        } => {
+            let m = metadata;
+            out += &format!(
+                "{}: libeko store ({} version {})\n",
+                path.display(),
+                m.format,
+                m.format_version
+            );
+            out += &format!(
+                "  origin         mu2 = {}, nf = {}\n",
+                m.origin.mu2, m.origin.nf
+            );
+            out += &format!(
+                "  grid           {} pids x {} x points ({} .. {}), operators of shape {}\n",
+                m.pids.len(),
+                m.xgrid.len(),
+                m.xgrid.first().copied().unwrap_or(f64::NAN),
+                m.xgrid.last().copied().unwrap_or(f64::NAN),
+                shape_text(operator_shape)
+            );
+            let scale = |s: Option<f64>| s.map_or("none".to_string(), |v| v.to_string());
+            out += &format!(
+                "  matching mu2   charm {}, bottom {}, top {}\n",
+                scale(m.matching.charm),
+                scale(m.matching.bottom),
+                scale(m.matching.top)
+            );
+            out += &format!(
+                "  contents       {operators} operator(s), {partials} partial(s), thresholds: {}, {total_bytes} bytes\n",
+                thresholds
+                    .as_ref()
+                    .map_or("none".to_string(), |t| format!("{} bytes", t.bytes))
+            );
+            for p in points {
+                let files: Vec<String> = p
+                    .files
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{} ({} bytes{})",
+                            f.name,
+                            f.bytes,
+                            if f.orphan { ", orphan: ignored" } else { "" }
+                        )
+                    })
+                    .collect();
+                out += &format!(
+                    "  mu2 = {:<22} nf = {}  {}\n",
+                    p.mu2,
+                    p.nf,
+                    files.join(", ")
+                );
+            }
+        }
         Report::Npy { path, array } => {
             out += &format!("{}: .npy file\n", path.display());
             render_array(&mut out, array, "  ");

@@ -1,6 +1,7 @@
 //! `eko`: the libeko command line.
 
 mod inspect;
+mod store_cmd;
 
 use std::process::ExitCode;
 
@@ -16,22 +17,65 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Describe a .npy file or an .npz archive: format version, dtype, byte and memory order,
-    /// shape, data offset, and whether it can be viewed with no copy.
-    #[command(after_help = "Examples:\n  eko inspect 100.npy\n  eko inspect --json thresholds.npz")]
+    /// Describe a store (metadata, every point with its files and sizes), a .npy file or an
+    /// .npz archive (format version, dtype, byte and memory order, shape, data offset, and
+    /// whether it can be viewed with no copy).
+    #[command(
+        after_help = "Examples:\n  eko inspect my-eko/\n  eko inspect my-eko/10000_nf5.npy\n  eko inspect --json my-eko/thresholds.npz"
+    )]
     Inspect(inspect::Args),
+    /// Merge stores with compatible metadata into one. Identical duplicates are fine; different
+    /// data for one point is refused unless --on-conflict says otherwise. On failure nothing
+    /// changes.
+    #[command(
+        after_help = "Examples:\n  eko merge all/ job-thresholds/ job-1/ job-2/\n  eko merge --move --on-conflict replace all/ rerun/"
+    )]
+    Merge(store_cmd::MergeArgs),
+    /// Split a store into new stores: by --parts, at mu2 values (--at) or by explicit point
+    /// lists (--points). Each part gets the metadata and the thresholds. On failure nothing
+    /// changes.
+    #[command(
+        after_help = "Examples:\n  eko split all/ a/ b/ c/ --parts\n  eko split all/ low/ high/ --at 100\n  eko split all/ one/ --points 10000:5,10000:4"
+    )]
+    Split(store_cmd::SplitArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect(args) => inspect::run(&args),
+        Command::Inspect(args) => inspect::run(&args).map_err(Failure::from),
+        Command::Merge(args) => store_cmd::run_merge(&args),
+        Command::Split(args) => store_cmd::run_split(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("eko: error: {}", one_line(&e.to_string()));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command failed: libeko's error, or a command line that makes no sense.
+#[derive(Debug)]
+pub enum Failure {
+    /// The library refused or failed.
+    Eko(eko::Error),
+    /// Arguments that do not fit together.
+    Usage(String),
+}
+
+impl From<eko::Error> for Failure {
+    fn from(e: eko::Error) -> Self {
+        Failure::Eko(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Eko(e) => e.fmt(f),
+            Failure::Usage(m) => write!(f, "usage: {m}"),
         }
     }
 }

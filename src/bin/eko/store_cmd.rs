@@ -1,0 +1,190 @@
+//! `eko merge` and `eko split`.
+
+use std::path::PathBuf;
+
+use crate::Failure;
+use eko::store::{
+    EvolutionPoint, FileKind, MergeOptions, OnConflict, Store, Transfer, merge, partition_at,
+    partition_even, split,
+};
+
+/// How files get into the destination.
+#[derive(clap::Args)]
+#[group(multiple = false)]
+pub struct TransferArgs {
+    /// Copy bytes instead of hard-linking (the default links, and copies only across filesystems).
+    #[arg(long)]
+    copy: bool,
+    /// Move files out of the sources (link or copy, then unlink once everything succeeded).
+    #[arg(long = "move")]
+    move_files: bool,
+}
+
+impl TransferArgs {
+    fn transfer(&self) -> Transfer {
+        if self.copy {
+            Transfer::Copy
+        } else if self.move_files {
+            Transfer::Move
+        } else {
+            Transfer::Link
+        }
+    }
+}
+
+/// Conflict policies on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Policy {
+    /// Refuse the merge, naming the point.
+    Error,
+    /// Keep the destination's (or the earlier source's) files.
+    Keep,
+    /// Take the later source's files.
+    Replace,
+}
+
+/// Arguments of `eko merge`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The destination store (created, with the first source's metadata, if missing or empty).
+    dest: PathBuf,
+    /// The stores to merge into it.
+    #[arg(required = true)]
+    sources: Vec<PathBuf>,
+    #[command(flatten)]
+    transfer: TransferArgs,
+    /// What to do when two stores hold different data for one point.
+    #[arg(long, value_enum, default_value = "error")]
+    on_conflict: Policy,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `eko merge`.
+pub fn run_merge(args: &MergeArgs) -> Result<(), Failure> {
+    let sources: Vec<&std::path::Path> = args.sources.iter().map(PathBuf::as_path).collect();
+    let options = MergeOptions {
+        transfer: args.transfer.transfer(),
+        on_conflict: match args.on_conflict {
+            Policy::Error => OnConflict::Error,
+            Policy::Keep => OnConflict::KeepDestination,
+            Policy::Replace => OnConflict::TakeSource,
+        },
+    };
+    let report = merge(&args.dest, &sources, options)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        let store = Store::open(&args.dest)?;
+        println!(
+            "merged {} store(s) into {}: {} operator(s), {} partial(s){}",
+            sources.len(),
+            args.dest.display(),
+            store.points_with(FileKind::Operator).count(),
+            store.points_with(FileKind::Partial).count(),
+            if store.has_thresholds() {
+                ", thresholds"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  files linked {}, copied {} ({} bytes), removed from sources {}; identical duplicates {}, conflicts kept {}, replaced {}",
+            report.linked,
+            report.copied,
+            report.bytes_copied,
+            report.unlinked_from_sources,
+            report.identical,
+            report.kept,
+            report.replaced
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `eko split`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("criterion").required(true).args(["parts", "at", "points"])))]
+pub struct SplitArgs {
+    /// The store to split.
+    source: PathBuf,
+    /// One new store per part (missing or empty directories).
+    #[arg(required = true)]
+    dests: Vec<PathBuf>,
+    /// Cut the points, in mu2 order, into as many near-equal parts as there are DESTs.
+    #[arg(long)]
+    parts: bool,
+    /// Cut at these mu2 values (comma-separated, increasing): N values make N+1 parts.
+    #[arg(long, value_delimiter = ',')]
+    at: Vec<f64>,
+    /// The points of one part, as MU2:NF,MU2:NF,...; give --points once per DEST.
+    #[arg(long)]
+    points: Vec<String>,
+    #[command(flatten)]
+    transfer: TransferArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `eko split`.
+pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
+    let store = Store::open(&args.source)?;
+    let points: Vec<EvolutionPoint> = store
+        .points()
+        .filter(|(_, f)| f.has(FileKind::Operator) || f.has(FileKind::Partial))
+        .map(|(p, _)| p)
+        .collect();
+    let groups = if args.parts {
+        partition_even(&points, args.dests.len())
+    } else if !args.at.is_empty() {
+        if args.at.len() + 1 != args.dests.len() {
+            return Err(Failure::Usage(format!(
+                "--at with {} value(s) makes {} parts, but {} DEST(s) were given",
+                args.at.len(),
+                args.at.len() + 1,
+                args.dests.len()
+            )));
+        }
+        partition_at(&points, &args.at)
+    } else {
+        if args.points.len() != args.dests.len() {
+            return Err(Failure::Usage(format!(
+                "{} --points list(s) for {} DEST(s): give one per DEST",
+                args.points.len(),
+                args.dests.len()
+            )));
+        }
+        args.points
+            .iter()
+            .map(|list| {
+                list.split(',')
+                    .map(str::parse)
+                    .collect::<eko::Result<Vec<EvolutionPoint>>>()
+            })
+            .collect::<eko::Result<Vec<_>>>()?
+    };
+    let parts: Vec<(PathBuf, Vec<EvolutionPoint>)> =
+        args.dests.iter().cloned().zip(groups).collect();
+    let report = split(&args.source, &parts, args.transfer.transfer())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        for ((dir, _), n) in parts.iter().zip(&report.points) {
+            println!("{}: {n} point(s)", dir.display());
+        }
+        let t = &report.transfers;
+        println!(
+            "  files linked {}, copied {} ({} bytes), removed from the source {}",
+            t.linked, t.copied, t.bytes_copied, t.unlinked_from_sources
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,506 @@
+//! The EKO store: a directory with one `.npy` per evolution point and kind, read lazily.
+//!
+//! ```text
+//! store/
+//!   metadata.json                 grid, origin, matching scales, descriptions (Metadata)
+//!   10000_nf5.npy                 final operator for (mu2 = 10000, nf = 5)
+//!   10000_nf5.error.npy           its integration error (optional)
+//!   2.7224999999999997_nf4.part.npy   a partial operator (the last evolution segment)
+//!   2.7224999999999997_nf4.part.error.npy
+//!   thresholds.npz                threshold operators (written by the combine step)
+//! ```
+//!
+//! File names are a pure function of the point: see [`EvolutionPoint::stem`]. Only canonical
+//! names are accepted, so names and points map one to one; any other file in the directory is an
+//! error ([`Error::ForeignFile`]), except libeko's temporary (`.eko-tmp.*`) and lock (`.eko-lock`)
+//! files.
+//!
+//! Opening reads `metadata.json` and lists the directory; operator files are mapped only when
+//! asked for, one at a time. Writers create new files and rename them into place, and commit an
+//! operator together with its error under a short store-wide lock: readers never see a partial
+//! file, and two writers of one point never leave one's operator with the other's error.
+
+mod metadata;
+mod point;
+mod stack;
+mod transfer;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayBase, ArrayView4, Data, Ix4};
+
+use crate::atomic::{PendingFile, TEMP_PREFIX};
+use crate::error::{Error, IoContext, Location, Result};
+use crate::npy::{ElementKind, NpyFile, WriteOptions, write_npy_pending};
+pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
+pub use point::{EvolutionPoint, FileKind};
+pub use stack::Stack;
+pub use transfer::{
+    MergeOptions, MergeReport, OnConflict, SplitReport, Transfer, merge, partition_at,
+    partition_even, split,
+};
+
+/// Name of the metadata file.
+pub const METADATA_FILE: &str = "metadata.json";
+/// Name of the threshold operators archive.
+pub const THRESHOLDS_FILE: &str = "thresholds.npz";
+/// Name of the lock file writers take while they commit.
+pub const LOCK_FILE: &str = ".eko-lock";
+
+/// Which files a point has in a store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PointFiles(u8);
+
+impl PointFiles {
+    fn bit(kind: FileKind) -> u8 {
+        1 << (kind as u8)
+    }
+    /// Whether the file of `kind` exists.
+    pub fn has(self, kind: FileKind) -> bool {
+        self.0 & Self::bit(kind) != 0
+    }
+    fn set(&mut self, kind: FileKind, present: bool) {
+        if present {
+            self.0 |= Self::bit(kind);
+        } else {
+            self.0 &= !Self::bit(kind);
+        }
+    }
+    /// The kinds present, in [`FileKind::ALL`] order.
+    pub fn kinds(self) -> impl Iterator<Item = FileKind> {
+        FileKind::ALL.into_iter().filter(move |k| self.has(*k))
+    }
+    /// Error files whose operator or partial is missing (left by an interrupted writer; readers
+    /// ignore them).
+    pub fn orphans(self) -> impl Iterator<Item = FileKind> {
+        self.kinds()
+            .filter(move |k| k.is_error() && !self.has(k.companion()))
+    }
+}
+
+/// A mapped operator-shaped file of a store, checked against the store's grid: `f64`, native
+/// byte order, shape `(n_pid, n_x, n_pid, n_x)`, viewable in place.
+#[derive(Debug)]
+pub struct OperatorFile {
+    npy: NpyFile,
+}
+
+impl OperatorFile {
+    /// Maps `path` and checks it holds an operator of `shape`.
+    pub fn open(path: &Path, shape: [usize; 4]) -> Result<Self> {
+        let npy = NpyFile::open(path)?;
+        let location = Location::file(path);
+        let header = npy.header();
+        if header.dtype.kind != ElementKind::F64 {
+            return Err(Error::DtypeMismatch {
+                file: location,
+                expected: "float64",
+                found: header.dtype.kind.name(),
+            });
+        }
+        if header.shape != shape {
+            return Err(Error::ShapeMismatch {
+                file: location,
+                expected: shape.to_vec(),
+                found: header.shape.clone(),
+            });
+        }
+        // Refuses foreign byte order and misalignment now, so `view` cannot fail.
+        npy.view::<f64>()?;
+        Ok(OperatorFile { npy })
+    }
+
+    /// The operator, viewed in place: `[pid_out, x_out, pid_in, x_in]`.
+    pub fn view(&self) -> ArrayView4<'_, f64> {
+        self.npy.view_as::<f64, Ix4>().expect("checked on open")
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        self.npy.path()
+    }
+
+    /// The underlying mapped `.npy`.
+    pub fn npy(&self) -> &NpyFile {
+        &self.npy
+    }
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    metadata: Metadata,
+    points: BTreeMap<EvolutionPoint, PointFiles>,
+    thresholds: bool,
+}
+
+/// The store-wide commit lock; released on drop.
+struct CommitLock(Option<fs::File>);
+
+impl Store {
+    /// Opens the store in `dir`: reads `metadata.json` and lists the files. Reads no operator.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        let metadata = read_metadata(&dir)?;
+        let mut store = Store {
+            dir,
+            metadata,
+            points: BTreeMap::new(),
+            thresholds: false,
+        };
+        store.refresh()?;
+        Ok(store)
+    }
+
+    /// Creates a store in `dir` (created if missing; if it exists it must be empty) with
+    /// `metadata`. If another process created the same store at the same moment, opens it when
+    /// its metadata are compatible.
+    pub fn create(dir: impl AsRef<Path>, metadata: &Metadata) -> Result<Store> {
+        let dir = dir.as_ref();
+        let meta_path = dir.join(METADATA_FILE);
+        metadata.validate(&Location::file(&meta_path))?;
+        fs::create_dir_all(dir).io_context(&Location::file(dir), "create directory")?;
+        if !meta_path.exists() && !is_empty_dir(dir)? {
+            return Err(Error::NotEmpty {
+                file: Location::file(dir),
+            });
+        }
+        let mut pending = PendingFile::create(&meta_path)?;
+        std::io::Write::write_all(pending.file(), metadata.to_json().as_bytes())
+            .io_context(&Location::file(&meta_path), "write")?;
+        match pending.commit_new() {
+            Ok(()) => {}
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                let existing = read_metadata(dir)?;
+                if let Some((field, detail)) = existing.incompatibility(metadata) {
+                    return Err(Error::Incompatible {
+                        file: Location::file(&meta_path),
+                        other: dir.to_path_buf(),
+                        field,
+                        detail: format!("the store exists with other metadata: {detail}"),
+                    });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        Store::open(dir)
+    }
+
+    /// Lists the directory again (other processes may have written points).
+    pub fn refresh(&mut self) -> Result<()> {
+        let location = Location::file(&self.dir);
+        let mut points = BTreeMap::new();
+        let mut thresholds = false;
+        for entry in fs::read_dir(&self.dir).io_context(&location, "list directory")? {
+            let entry = entry.io_context(&location, "list directory")?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(Error::ForeignFile {
+                    file: Location::file(entry.path()),
+                });
+            };
+            if name == METADATA_FILE || name == LOCK_FILE || name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            if name == THRESHOLDS_FILE {
+                thresholds = true;
+                continue;
+            }
+            match FileKind::parse_file_name(name) {
+                Some((point, kind)) => points
+                    .entry(point)
+                    .or_insert_with(PointFiles::default)
+                    .set(kind, true),
+                None => {
+                    return Err(Error::ForeignFile {
+                        file: Location::file(entry.path()),
+                    });
+                }
+            }
+        }
+        self.points = points;
+        self.thresholds = thresholds;
+        Ok(())
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The store's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Every point with any file, in order, with its files.
+    pub fn points(&self) -> impl Iterator<Item = (EvolutionPoint, PointFiles)> + '_ {
+        self.points.iter().map(|(p, f)| (*p, *f))
+    }
+
+    /// The points that have a file of `kind`, in order.
+    pub fn points_with(&self, kind: FileKind) -> impl Iterator<Item = EvolutionPoint> + '_ {
+        self.points
+            .iter()
+            .filter(move |(_, f)| f.has(kind))
+            .map(|(p, _)| *p)
+    }
+
+    /// The files `point` has (none if absent).
+    pub fn files_of(&self, point: &EvolutionPoint) -> PointFiles {
+        self.points.get(point).copied().unwrap_or_default()
+    }
+
+    /// Whether `thresholds.npz` exists.
+    pub fn has_thresholds(&self) -> bool {
+        self.thresholds
+    }
+
+    /// The path of `point`'s file of `kind` (whether or not it exists).
+    pub fn path_of(&self, point: &EvolutionPoint, kind: FileKind) -> PathBuf {
+        self.dir.join(kind.file_name(point))
+    }
+
+    /// The path of `thresholds.npz`.
+    pub fn thresholds_path(&self) -> PathBuf {
+        self.dir.join(THRESHOLDS_FILE)
+    }
+
+    /// Maps `point`'s file of `kind`, checked against the grid.
+    pub fn file(&self, point: &EvolutionPoint, kind: FileKind) -> Result<OperatorFile> {
+        let files = self.files_of(point);
+        // An error file without its main file is an interrupted write: not there for readers.
+        if !files.has(kind) || (kind.is_error() && !files.has(kind.companion())) {
+            return Err(Error::NoSuchPoint {
+                file: Location::file(&self.dir),
+                point: point.to_string(),
+                kind: kind.name(),
+            });
+        }
+        OperatorFile::open(&self.path_of(point, kind), self.metadata.operator_shape())
+    }
+
+    /// The final operator of `point`, mapped.
+    pub fn operator(&self, point: &EvolutionPoint) -> Result<OperatorFile> {
+        self.file(point, FileKind::Operator)
+    }
+
+    /// The error of `point`'s operator, if it has one.
+    pub fn operator_error(&self, point: &EvolutionPoint) -> Result<Option<OperatorFile>> {
+        self.optional(point, FileKind::OperatorError)
+    }
+
+    /// The partial operator of `point`, mapped.
+    pub fn partial(&self, point: &EvolutionPoint) -> Result<OperatorFile> {
+        self.file(point, FileKind::Partial)
+    }
+
+    /// The error of `point`'s partial, if it has one.
+    pub fn partial_error(&self, point: &EvolutionPoint) -> Result<Option<OperatorFile>> {
+        self.optional(point, FileKind::PartialError)
+    }
+
+    fn optional(&self, point: &EvolutionPoint, kind: FileKind) -> Result<Option<OperatorFile>> {
+        let files = self.files_of(point);
+        if files.has(kind) && files.has(kind.companion()) {
+            self.file(point, kind).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The final operators in μ² order, each mapped when reached and unmapped when the consumer
+    /// drops it: memory stays flat however large the store.
+    pub fn operators(&self) -> impl Iterator<Item = Result<(EvolutionPoint, OperatorFile)>> + '_ {
+        self.points_with(FileKind::Operator)
+            .map(move |p| self.operator(&p).map(|op| (p, op)))
+    }
+
+    /// Checks every file of the store against the grid (reads headers only).
+    pub fn verify(&self) -> Result<()> {
+        for (point, files) in self.points() {
+            for kind in files.kinds() {
+                OperatorFile::open(&self.path_of(&point, kind), self.metadata.operator_shape())?;
+            }
+        }
+        if self.thresholds {
+            crate::npz::NpzFile::open(self.thresholds_path())?;
+        }
+        Ok(())
+    }
+
+    /// Writes `operator` (and its `error`, if any) as `point`'s final operator, replacing what the
+    /// point had.
+    pub fn insert_operator<S, E>(
+        &mut self,
+        point: EvolutionPoint,
+        operator: &ArrayBase<S, Ix4>,
+        error: Option<&ArrayBase<E, Ix4>>,
+    ) -> Result<()>
+    where
+        S: Data<Elem = f64>,
+        E: Data<Elem = f64>,
+    {
+        self.insert(point, FileKind::Operator, operator, error)
+    }
+
+    /// Writes `partial` (and its `error`, if any) as `point`'s partial operator.
+    pub fn insert_partial<S, E>(
+        &mut self,
+        point: EvolutionPoint,
+        partial: &ArrayBase<S, Ix4>,
+        error: Option<&ArrayBase<E, Ix4>>,
+    ) -> Result<()>
+    where
+        S: Data<Elem = f64>,
+        E: Data<Elem = f64>,
+    {
+        self.insert(point, FileKind::Partial, partial, error)
+    }
+
+    fn insert<S, E>(
+        &mut self,
+        point: EvolutionPoint,
+        main: FileKind,
+        array: &ArrayBase<S, Ix4>,
+        error: Option<&ArrayBase<E, Ix4>>,
+    ) -> Result<()>
+    where
+        S: Data<Elem = f64>,
+        E: Data<Elem = f64>,
+    {
+        let point = point.validate()?;
+        let shape = self.metadata.operator_shape();
+        let error_kind = main.companion();
+        let main_path = self.path_of(&point, main);
+        let error_path = self.path_of(&point, error_kind);
+        for (path, found) in std::iter::once((&main_path, array.shape()))
+            .chain(error.map(|e| (&error_path, e.shape())))
+        {
+            if found != shape {
+                return Err(Error::ShapeMismatch {
+                    file: Location::file(path),
+                    expected: shape.to_vec(),
+                    found: found.to_vec(),
+                });
+            }
+        }
+        // Write and sync both files under temporary names first; then commit both under the lock.
+        let options = WriteOptions::default();
+        let main_pending = write_npy_pending(&main_path, array, options)?;
+        let error_pending = error
+            .map(|e| write_npy_pending(&error_path, e, options))
+            .transpose()?;
+        let _lock = self.lock()?;
+        // The point disappears for a moment rather than pairing an old error with a new operator.
+        remove_if_exists(&main_path)?;
+        match error_pending {
+            Some(pending) => pending.commit()?,
+            None => remove_if_exists(&error_path)?,
+        }
+        main_pending.commit()?;
+        let files = self.points.entry(point).or_default();
+        files.set(main, true);
+        files.set(error_kind, error.is_some());
+        Ok(())
+    }
+
+    /// Removes `point`'s `main` file (operator or partial) and its error. Removing what is not
+    /// there is not an error.
+    pub fn remove(&mut self, point: &EvolutionPoint, main: FileKind) -> Result<()> {
+        let main = if main.is_error() {
+            main.companion()
+        } else {
+            main
+        };
+        let _lock = self.lock()?;
+        // Main first: a reader may briefly see an orphan error (ignored), never an operator
+        // without its error.
+        remove_if_exists(&self.path_of(point, main))?;
+        remove_if_exists(&self.path_of(point, main.companion()))?;
+        crate::atomic::sync_dir(&self.dir)
+            .io_context(&Location::file(&self.dir), "fsync directory")?;
+        if let Some(files) = self.points.get_mut(point) {
+            files.set(main, false);
+            files.set(main.companion(), false);
+            if *files == PointFiles::default() {
+                self.points.remove(point);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the store-wide commit lock (blocking). Filesystems without `flock` support proceed
+    /// unlocked.
+    fn lock(&self) -> Result<CommitLock> {
+        let path = self.dir.join(LOCK_FILE);
+        let location = Location::file(&path);
+        let file = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .io_context(&location, "open lock file")?;
+        match file.lock() {
+            Ok(()) => Ok(CommitLock(Some(file))),
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(CommitLock(None)),
+            Err(e) => Err(e).io_context(&location, "lock"),
+        }
+    }
+
+    /// A subset of points as one rank-5 array `[point, pid_out, x_out, pid_in, x_in]`. See
+    /// [`Stack`] for when this is a zero-copy view and what the copy costs otherwise.
+    pub fn stack(&self, points: &[EvolutionPoint], kind: FileKind) -> Result<Stack> {
+        let files = points
+            .iter()
+            .map(|p| self.file(p, kind))
+            .collect::<Result<Vec<_>>>()?;
+        Stack::new(&files, self.metadata.operator_shape())
+    }
+}
+
+impl Drop for CommitLock {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.take() {
+            let _ = file.unlock();
+        }
+    }
+}
+
+fn read_metadata(dir: &Path) -> Result<Metadata> {
+    let path = dir.join(METADATA_FILE);
+    let location = Location::file(&path);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotAStore {
+                file: Location::file(dir),
+            });
+        }
+        Err(e) => return Err(e).io_context(&location, "read"),
+    };
+    Metadata::from_json(&bytes, &location)
+}
+
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    let location = Location::file(dir);
+    for entry in fs::read_dir(dir).io_context(&location, "list directory")? {
+        let name = entry.io_context(&location, "list directory")?.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with(TEMP_PREFIX) && name != LOCK_FILE {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).io_context(&Location::file(path), "remove"),
+    }
+}
