@@ -115,3 +115,166 @@ fn bad_input_gives_one_line_and_status_1() {
         }
     }
 }
+
+mod common;
+
+fn small_store(dir: &std::path::Path, mu2s: &[(f64, u8)], tag: f64) {
+    use eko::store::{EvolutionPoint, Store};
+    let mut store = Store::create(dir, &common::metadata(4)).unwrap();
+    for (mu2, nf) in mu2s {
+        let p = EvolutionPoint::new(*mu2, *nf).unwrap();
+        let op = common::operator(&p, 4, tag);
+        store.insert_operator(p, &op, Some(&op)).unwrap();
+    }
+}
+
+fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+    args.iter().map(|a| a.into()).collect()
+}
+
+fn run(args: &[std::ffi::OsString]) -> (Option<i32>, String, String) {
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let out = eko(&refs);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn inspect_merge_and_split_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).into_os_string();
+    small_store(
+        dir.path().join("a").as_path(),
+        &[(10.0, 4), (24.2064, 4), (24.2064, 5)],
+        0.0,
+    );
+    small_store(dir.path().join("b").as_path(), &[(100.0, 5)], 0.0);
+
+    let (code, text, _) = run(&[os(&["inspect"]), vec![d("a")]].concat());
+    assert_eq!(code, Some(0));
+    for needle in [
+        "libeko store (libeko-store version 1)",
+        "origin         mu2 = 2.7224999999999997, nf = 4",
+        "14 pids x 4 x points",
+        "3 operator(s), 0 partial(s)",
+        "24.2064_nf5.npy (",
+        "24.2064_nf5.error.npy (",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+    let (_, json, _) = run(&[os(&["inspect", "--json"]), vec![d("a")]].concat());
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["kind"], "store");
+    assert_eq!(json["operators"], 3);
+    assert_eq!(json["points"][1]["mu2"], 24.2064);
+    assert_eq!(json["points"][1]["files"][0]["name"], "24.2064_nf4.npy");
+    assert_eq!(json["metadata"]["matching"]["bottom"], 4.92f64.powi(2));
+
+    let (code, out, err) =
+        run(&[os(&["merge", "--json"]), vec![d("all"), d("a"), d("b")]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["linked"], 1 + 2 * 4);
+
+    let (code, out, err) = run(&[
+        os(&["split"]),
+        vec![d("all"), d("low"), d("high")],
+        os(&["--at", "50"]),
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("3 point(s)") && out.contains("1 point(s)"),
+        "{out}"
+    );
+    let (code, _, err) = run(&[
+        os(&["split"]),
+        vec![d("all"), d("one")],
+        os(&["--points", "10:4,100:5", "--copy"]),
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{err}");
+    let (_, json, _) = run(&[os(&["inspect", "--json"]), vec![d("one")]].concat());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()["operators"],
+        2
+    );
+    let (code, _, err) = run(&[
+        os(&["split"]),
+        vec![d("all"), d("p0"), d("p1"), d("p2"), d("p3")],
+        os(&["--parts"]),
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn store_commands_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).into_os_string();
+    small_store(dir.path().join("a").as_path(), &[(10.0, 4)], 0.0);
+    small_store(dir.path().join("b").as_path(), &[(10.0, 4)], 1.0);
+    std::fs::create_dir(dir.path().join("plain")).unwrap();
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (
+            [os(&["merge"]), vec![d("m"), d("a"), d("b")]].concat(),
+            "conflicts with",
+        ),
+        (
+            [os(&["merge"]), vec![d("m"), d("a"), d("missing")]].concat(),
+            "not a libeko store",
+        ),
+        (
+            [os(&["inspect"]), vec![d("plain")]].concat(),
+            "not a libeko store",
+        ),
+        (
+            [
+                os(&["split"]),
+                vec![d("a"), d("x"), d("y")],
+                os(&["--at", "1,2"]),
+            ]
+            .concat(),
+            "usage: --at with 2 value(s) makes 3 parts",
+        ),
+        (
+            [
+                os(&["split"]),
+                vec![d("a"), d("x")],
+                os(&["--points", "10:4,11"]),
+            ]
+            .concat(),
+            "expected MU2:NF",
+        ),
+        (
+            [
+                os(&["split"]),
+                vec![d("a"), d("x")],
+                os(&["--points", "-1:4"]),
+            ]
+            .concat(),
+            "mu2 is not positive",
+        ),
+        (
+            [os(&["split"]), vec![d("a"), d("a")], os(&["--parts"])].concat(),
+            "not empty",
+        ),
+    ];
+    for (args, needle) in cases {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    }
+    assert!(
+        !dir.path().join("m").exists() && !dir.path().join("x").exists(),
+        "a failed command left a directory"
+    );
+    // clap's own usage errors (missing criterion) exit 2.
+    let (code, _, _) = run(&[os(&["split"]), vec![d("a"), d("z")]].concat());
+    assert_eq!(code, Some(2));
+}

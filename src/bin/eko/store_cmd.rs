@@ -119,10 +119,10 @@ pub struct SplitArgs {
     #[arg(long)]
     parts: bool,
     /// Cut at these mu2 values (comma-separated, increasing): N values make N+1 parts.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     at: Vec<f64>,
     /// The points of one part, as MU2:NF,MU2:NF,...; give --points once per DEST.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     points: Vec<String>,
     #[command(flatten)]
     transfer: TransferArgs,
