@@ -19,8 +19,6 @@
 // header changes incompatibly. A host compares it with `EKO_abi_version()`.
 #define EKO_ABI_VERSION 1
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

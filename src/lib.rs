@@ -15,12 +15,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+/// cbindgen:ignore
 mod atomic;
+/// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// cbindgen:ignore
 mod map;
+/// cbindgen:ignore
 pub mod npy;
+/// cbindgen:ignore
 pub mod npz;
+/// cbindgen:ignore
 pub mod store;
 
 pub use atomic::TEMP_PREFIX;

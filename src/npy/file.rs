@@ -100,6 +100,31 @@ impl NpyFile {
     }
 }
 
+/// Reads and checks only the header of the `.npy` at `path` (no map: one open and one or two
+/// reads), and checks the file is long enough for its data. For checking many files quickly.
+pub fn read_header(path: impl AsRef<Path>) -> Result<NpyHeader> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let location = Location::file(path);
+    let mut file = std::fs::File::open(path).io_context(&location, "open")?;
+    let len = file.metadata().io_context(&location, "stat")?.len();
+    // Most headers fit in one page; the longest NumPy accepts is 12 + 40,000 bytes.
+    let mut buffer = vec![0u8; (len as usize).min(4096)];
+    file.read_exact(&mut buffer).io_context(&location, "read")?;
+    let header = match parse_header(&buffer, &location) {
+        Err(Error::Truncated { part: "header", .. }) if (buffer.len() as u64) < len => {
+            let more = (len as usize).min(12 + 4 * super::header::MAX_HEADER_CHARS);
+            buffer.resize(more, 0);
+            file.read_exact(&mut buffer[4096..])
+                .io_context(&location, "read")?;
+            parse_header(&buffer, &location)?
+        }
+        other => other?,
+    };
+    data_range(&header, len, &location)?;
+    Ok(header)
+}
+
 /// How [`write_npy`] lays a file out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {

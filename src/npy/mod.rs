@@ -22,7 +22,7 @@ pub mod literal;
 mod view;
 
 pub use dtype::{ByteOrder, DType, Element, ElementKind};
-pub use file::{NpyFile, NpyFileMut, WriteOptions, write_npy};
+pub use file::{NpyFile, NpyFileMut, WriteOptions, read_header, write_npy};
 pub(crate) use file::{write_npy_pending, write_npy_to};
 pub use header::{NpyHeader, Order, Version, parse_header};
 pub use view::InPlace;

@@ -33,7 +33,10 @@ use ndarray::{ArrayBase, ArrayView4, Data, Ix4};
 
 use crate::atomic::{PendingFile, TEMP_PREFIX};
 use crate::error::{Error, IoContext, Location, Result};
-use crate::npy::{ElementKind, NpyFile, WriteOptions, write_npy_pending};
+use crate::npy::{
+    ElementKind, InPlace, NpyFile, NpyHeader, WriteOptions, in_place, read_header,
+    write_npy_pending,
+};
 pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
 pub use point::{EvolutionPoint, FileKind};
 pub use stack::Stack;
@@ -91,25 +94,14 @@ impl OperatorFile {
     /// Maps `path` and checks it holds an operator of `shape`.
     pub fn open(path: &Path, shape: [usize; 4]) -> Result<Self> {
         let npy = NpyFile::open(path)?;
-        let location = Location::file(path);
-        let header = npy.header();
-        if header.dtype.kind != ElementKind::F64 {
-            return Err(Error::DtypeMismatch {
-                file: location,
-                expected: "float64",
-                found: header.dtype.kind.name(),
-            });
-        }
-        if header.shape != shape {
-            return Err(Error::ShapeMismatch {
-                file: location,
-                expected: shape.to_vec(),
-                found: header.shape.clone(),
-            });
-        }
-        // Refuses foreign byte order and misalignment now, so `view` cannot fail.
-        npy.view::<f64>()?;
+        check_operator_header(npy.header(), path, shape)?;
         Ok(OperatorFile { npy })
+    }
+
+    /// Checks, reading only the header, that `path` holds an operator of `shape` that can be
+    /// viewed in place.
+    pub fn check(path: &Path, shape: [usize; 4]) -> Result<()> {
+        check_operator_header(&read_header(path)?, path, shape)
     }
 
     /// The operator, viewed in place: `[pid_out, x_out, pid_in, x_in]`.
@@ -125,6 +117,38 @@ impl OperatorFile {
     /// The underlying mapped `.npy`.
     pub fn npy(&self) -> &NpyFile {
         &self.npy
+    }
+}
+
+fn check_operator_header(header: &NpyHeader, path: &Path, shape: [usize; 4]) -> Result<()> {
+    let location = Location::file(path);
+    if header.dtype.kind != ElementKind::F64 {
+        return Err(Error::DtypeMismatch {
+            file: location,
+            expected: "float64",
+            found: header.dtype.kind.name(),
+        });
+    }
+    if header.shape != shape {
+        return Err(Error::ShapeMismatch {
+            file: location,
+            expected: shape.to_vec(),
+            found: header.shape.clone(),
+        });
+    }
+    // Foreign byte order or misaligned data could not be viewed in place: refuse them here, so
+    // `view` cannot fail.
+    match in_place(header, header.data_offset as u64) {
+        InPlace::Yes => Ok(()),
+        InPlace::Misaligned { align } => Err(Error::Misaligned {
+            file: location,
+            offset: header.data_offset as u64,
+            align,
+        }),
+        InPlace::ForeignByteOrder | InPlace::Compressed => Err(Error::ForeignByteOrder {
+            file: location,
+            order: header.dtype.byte_order.name(),
+        }),
     }
 }
 
@@ -323,7 +347,7 @@ impl Store {
     pub fn verify(&self) -> Result<()> {
         for (point, files) in self.points() {
             for kind in files.kinds() {
-                OperatorFile::open(&self.path_of(&point, kind), self.metadata.operator_shape())?;
+                OperatorFile::check(&self.path_of(&point, kind), self.metadata.operator_shape())?;
             }
         }
         if self.thresholds {
