@@ -2,7 +2,8 @@
 //!
 //! Runs `eko merge --copy` and `eko split --copy` into a 4 MiB tmpfs mounted in a private mount
 //! namespace (`unshare --map-root-user --mount`, which needs no privileges where user namespaces
-//! are enabled), with sources several times larger: the copies fail with ENOSPC part-way.
+//! are enabled), with sources several times larger: the copies fail with ENOSPC part-way. Also
+//! checks that a default (hard-link) merge onto another filesystem falls back to copies.
 
 mod common;
 
@@ -52,6 +53,10 @@ fn running_out_of_space_changes_nothing() {
         echo "merge_err=$(cat "$MNT/merge.err")"
         echo "split_err=$(cat "$MNT/split.err")"
         echo "left_in_tmpfs=$(ls -A "$MNT" | grep -v '\.err$' | tr '\n' ' ')"
+        # Across filesystems the default (hard links) falls back to streamed copies.
+        mkdir "$MNT.big" && mount -t tmpfs -o size=64m tmpfs "$MNT.big"
+        echo "cross_fs=$("$EKO" merge --json "$MNT.big/all" "$SRC" | tr -d ' \n')"
+        echo "cross_fs_store=$("$EKO" inspect --json "$MNT.big/all" | tr -d ' \n' | grep -o '"operators":[0-9]*')"
     "#;
     let out = Command::new("unshare")
         .args(["--map-root-user", "--mount", "sh", "-c", script])
@@ -92,4 +97,7 @@ fn running_out_of_space_changes_nothing() {
         "split left parts behind: {stdout}"
     );
     assert_eq!(common::snapshot(&src), src_before, "the source changed");
+    let cross = field("cross_fs");
+    assert!(cross.contains("\"linked\":0") && cross.contains("\"copied\":7"), "metadata + 3 operators + 3 errors copied: {cross}");
+    assert_eq!(field("cross_fs_store"), "\"operators\":3");
 }
