@@ -20,42 +20,6 @@ use std::time::Instant;
 use eko::npy::{NpyFile, WriteOptions, parse_header, write_npy};
 use ndarray::Array4;
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// (peak RSS, current anonymous RSS) in MiB from a /proc/<pid>/status text.
-fn memory(status: &str) -> (f64, f64) {
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-            / 1024.0
-    };
-    (field("VmHWM:"), field("RssAnon:"))
-}
-
-fn own_memory() -> (f64, f64) {
-    memory(&std::fs::read_to_string("/proc/self/status").unwrap())
-}
-
-/// Eight independent accumulators: the sum is bandwidth-bound, not add-latency-bound.
-fn sum(values: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = values.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for k in 0..8 {
-            acc[k] += c[k];
-        }
-    }
-    acc.iter().sum::<f64>() + rest
-}
-
 /// A sub-slice of `backing` of `len` values starting `offset` bytes past a 64-byte boundary.
 fn aligned(backing: &mut [f64], len: usize, offset: usize) -> &mut [f64] {
     let start = backing.as_ptr().align_offset(64) + offset / 8;
@@ -111,7 +75,7 @@ fn open_cost(dir: &Path, rounds: usize) {
         / 1024.0;
     ask("quit");
     let _ = numpy.wait();
-    let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+    let (ours, theirs) = (common::median(&mut ours), common::median(&mut theirs));
     println!(
         "open + map + parse + view + unmap, per file (14x50x14x50 f64, {rounds} rounds x {per_round} opens, interleaved, medians):"
     );
@@ -120,7 +84,7 @@ fn open_cost(dir: &Path, rounds: usize) {
     println!("  ratio NumPy / libeko   {:8.2}x", theirs / ours);
     println!(
         "  peak RSS: libeko process {:.1} MiB, NumPy process {numpy_peak:.1} MiB",
-        own_memory().0
+        common::proc_status_kb("VmHWM") / 1024.0
     );
 }
 
@@ -134,7 +98,7 @@ fn sequential_read(dir: &Path, rounds: usize) {
     )
     .unwrap();
     let file = NpyFile::open(&path).unwrap();
-    let expected = sum(file.view::<f64>().unwrap().as_slice().unwrap());
+    let expected = common::sum8(file.view::<f64>().unwrap().as_slice().unwrap());
     let mut header = vec![0u8; file.header().data_offset];
     drop(file);
     let chunk_len = 1 << 17; // 1 MiB
@@ -149,7 +113,7 @@ fn sequential_read(dir: &Path, rounds: usize) {
         let mut s = 0.0;
         for _ in 0..n / chunk_len {
             f.read_exact(bytemuck::cast_slice_mut(buffer)).unwrap();
-            s += sum(buffer);
+            s += common::sum8(buffer);
         }
         assert!((s - expected).abs() <= 1e-9 * expected);
         gbps(t.elapsed().as_secs_f64())
@@ -159,7 +123,7 @@ fn sequential_read(dir: &Path, rounds: usize) {
         let t = Instant::now();
         let file = NpyFile::open(&path).unwrap();
         assert_eq!(
-            sum(file.view::<f64>().unwrap().as_slice().unwrap()),
+            common::sum8(file.view::<f64>().unwrap().as_slice().unwrap()),
             expected
         );
         drop(file);
@@ -170,7 +134,7 @@ fn sequential_read(dir: &Path, rounds: usize) {
         let mut f = std::fs::File::open(&path).unwrap();
         f.read_exact(&mut header).unwrap();
         f.read_exact(bytemuck::cast_slice_mut(buffer)).unwrap();
-        assert_eq!(sum(buffer), expected);
+        assert_eq!(common::sum8(buffer), expected);
         let one_read = gbps(t.elapsed().as_secs_f64());
 
         let chunked64 = chunked(&mut header, 0);
@@ -184,7 +148,7 @@ fn sequential_read(dir: &Path, rounds: usize) {
             }
         }
     }
-    let [mapped, one_read, chunked64, chunked16] = results.map(|mut v| median(&mut v));
+    let [mapped, one_read, chunked64, chunked16] = results.map(|mut v| common::median(&mut v));
     println!(
         "sequential read + sum of a page-cached 512 MiB f64 .npy ({rounds} rounds, interleaved, medians):"
     );
@@ -201,7 +165,10 @@ fn sequential_read(dir: &Path, rounds: usize) {
         "  read() by 1 MiB, buffer 16 bytes off 64   {chunked16:6.1} GB/s   map / read = {:.2}x",
         mapped / chunked16
     );
-    let (hwm, anon) = own_memory();
+    let (hwm, anon) = (
+        common::proc_status_kb("VmHWM") / 1024.0,
+        common::proc_status_kb("RssAnon") / 1024.0,
+    );
     println!(
         "  peak RSS {hwm:.0} MiB (the 512 MiB read() buffer plus mapped page-cache pages); anonymous now {anon:.0} MiB"
     );
@@ -226,7 +193,7 @@ fn hostile_header() {
     println!(
         "refusing a {}-byte header with 1000 nested brackets: median {:.2} us",
         bytes.len(),
-        median(&mut times)
+        common::median(&mut times)
     );
 }
 

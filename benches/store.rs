@@ -19,33 +19,6 @@ use std::time::Instant;
 use eko::store::{EvolutionPoint, MergeOptions, Store, Transfer, merge};
 use ndarray::Array4;
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn anon_kb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("RssAnon:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-fn sum(values: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = values.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for k in 0..8 {
-            acc[k] += c[k];
-        }
-    }
-    acc.iter().sum::<f64>() + rest
-}
-
 struct Python {
     input: std::process::ChildStdin,
     output: BufReader<std::process::ChildStdout>,
@@ -122,7 +95,7 @@ fn main() {
             theirs.push(python * 1e3);
         }
     }
-    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let (o, t) = (common::median(&mut ours), common::median(&mut theirs));
     println!("open a store of {n_points} operators (metadata + listing), 21 rounds, medians:");
     println!("  libeko Store::open        {o:8.2} ms");
     println!(
@@ -133,16 +106,16 @@ fn main() {
     // 2. lazy iteration
     let (mut ours, mut theirs, mut our_peak, mut their_peak) =
         (Vec::new(), Vec::new(), 0.0f64, 0.0f64);
-    let start_anon = anon_kb();
+    let start_anon = common::proc_status_kb("RssAnon");
     for _ in 0..3 {
         let t = Instant::now();
         let store = Store::open(&src).unwrap();
         let mut total = 0.0;
-        let mut peak = anon_kb();
+        let mut peak = common::proc_status_kb("RssAnon");
         for item in store.operators() {
             let (_, file) = item.unwrap();
-            total += sum(file.view().as_slice().unwrap());
-            peak = peak.max(anon_kb());
+            total += common::sum8(file.view().as_slice().unwrap());
+            peak = peak.max(common::proc_status_kb("RssAnon"));
         }
         std::hint::black_box(total);
         ours.push(t.elapsed().as_secs_f64() / n_points as f64 * 1e3);
@@ -151,7 +124,7 @@ fn main() {
         theirs.push(answer[0] / n_points as f64 * 1e3);
         their_peak = their_peak.max(answer[1]);
     }
-    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let (o, t) = (common::median(&mut ours), common::median(&mut theirs));
     println!(
         "iterate lazily, summing each operator (page cached), 3 rounds, medians per operator:"
     );
@@ -161,7 +134,7 @@ fn main() {
         start_anon / 1024.0
     );
     println!(
-        "  NumPy np.load(mmap).sum()      {t:7.3} ms   peak anonymous memory {:.1} MiB   ratio {:.2}x",
+        "  NumPy np.load(mmap).common::sum8()      {t:7.3} ms   peak anonymous memory {:.1} MiB   ratio {:.2}x",
         their_peak / 1024.0,
         t / o
     );
@@ -193,7 +166,7 @@ fn main() {
             remove(d);
         }
     }
-    let [link, pylink, copy, pycopy] = results.map(|mut v| median(&mut v));
+    let [link, pylink, copy, pycopy] = results.map(|mut v| common::median(&mut v));
     println!(
         "merge {} files into a new store, 3 rounds, medians:",
         n_points + 1

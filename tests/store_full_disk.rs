@@ -98,6 +98,9 @@ fn running_out_of_space_changes_nothing() {
     );
     assert_eq!(common::snapshot(&src), src_before, "the source changed");
     let cross = field("cross_fs");
-    assert!(cross.contains("\"linked\":0") && cross.contains("\"copied\":7"), "metadata + 3 operators + 3 errors copied: {cross}");
+    assert!(
+        cross.contains("\"linked\":0") && cross.contains("\"copied\":7"),
+        "metadata + 3 operators + 3 errors copied: {cross}"
+    );
     assert_eq!(field("cross_fs_store"), "\"operators\":3");
 }
