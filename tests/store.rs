@@ -361,6 +361,11 @@ fn merge_links_copies_or_moves() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     filled(&a, &[pt(10.0, 4), pt(20.0, 5)], 0.0);
+    // Merging a store into itself finds everything identical and changes nothing.
+    let before_self = common::snapshot(&a);
+    let r = merge(&a, &[&a], MergeOptions::default()).unwrap();
+    assert_eq!((r.identical, r.linked, r.copied), (2, 0, 0));
+    assert_eq!(common::snapshot(&a), before_self);
     let linked = dir.path().join("linked");
     let r = merge(&linked, &[&a], MergeOptions::default()).unwrap();
     assert_eq!(
