@@ -419,13 +419,29 @@ impl Store {
             .map(|e| write_npy_pending(&error_path, e, options))
             .transpose()?;
         let _lock = self.lock()?;
-        // The point disappears for a moment rather than pairing an old error with a new operator.
-        remove_if_exists(&main_path)?;
-        match error_pending {
-            Some(pending) => pending.commit()?,
-            None => remove_if_exists(&error_path)?,
+        // The old files are set aside (the point disappears for a moment rather than pairing an
+        // old error with a new operator) and restored if the commit fails.
+        let main_backup = set_aside(&main_path)?;
+        let error_backup = match set_aside(&error_path) {
+            Ok(b) => b,
+            Err(e) => {
+                restore(&main_path, main_backup);
+                return Err(e);
+            }
+        };
+        let committed = error_pending
+            .map_or(Ok(()), PendingFile::commit)
+            .and_then(|()| main_pending.commit());
+        if let Err(e) = committed {
+            let _ = fs::remove_file(&main_path);
+            let _ = fs::remove_file(&error_path);
+            restore(&main_path, main_backup);
+            restore(&error_path, error_backup);
+            return Err(e);
         }
-        main_pending.commit()?;
+        for backup in [main_backup, error_backup].into_iter().flatten() {
+            let _ = fs::remove_file(backup);
+        }
         let files = self.points.entry(point).or_default();
         files.set(main, true);
         files.set(error_kind, error.is_some());
@@ -519,6 +535,27 @@ fn is_empty_dir(dir: &Path) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Renames `path` (if it exists) to a temporary name, returned for [`restore`].
+fn set_aside(path: &Path) -> Result<Option<PathBuf>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let backup = path.with_file_name(format!("{TEMP_PREFIX}{name}.old.{}", std::process::id()));
+    match fs::rename(path, &backup) {
+        Ok(()) => Ok(Some(backup)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).io_context(&Location::file(path), "rename aside"),
+    }
+}
+
+/// Puts a file set aside by [`set_aside`] back (best effort: used on the way out of a failure).
+fn restore(path: &Path, backup: Option<PathBuf>) {
+    if let Some(backup) = backup {
+        let _ = fs::rename(backup, path);
+    }
 }
 
 fn remove_if_exists(path: &Path) -> Result<()> {

@@ -13,9 +13,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{
-    EvolutionPoint, FileKind, METADATA_FILE, Store, THRESHOLDS_FILE, is_empty_dir, remove_if_exists,
+    EvolutionPoint, FileKind, METADATA_FILE, Store, THRESHOLDS_FILE, is_empty_dir,
+    remove_if_exists, set_aside,
 };
-use crate::atomic::{PendingFile, TEMP_PREFIX, sync_dir};
+use crate::atomic::{PendingFile, sync_dir};
 use crate::error::{Error, IoContext, Location, Result};
 
 /// How files get from one store to another.
@@ -234,16 +235,9 @@ impl Journal {
 
     /// Renames an existing destination file aside (undone by renaming it back).
     fn set_aside(&mut self, path: &Path) -> Result<()> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let backup = path.with_file_name(format!(
-            "{TEMP_PREFIX}{name}.replaced.{}",
-            std::process::id()
-        ));
-        fs::rename(path, &backup).io_context(&Location::file(path), "rename aside")?;
-        self.done.push(Done::SetAside(path.to_path_buf(), backup));
+        if let Some(backup) = set_aside(path)? {
+            self.done.push(Done::SetAside(path.to_path_buf(), backup));
+        }
         Ok(())
     }
 
