@@ -9,48 +9,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use ndarray::Array2;
-
-struct Numpy {
-    input: std::process::ChildStdin,
-    output: BufReader<std::process::ChildStdout>,
-    child: std::process::Child,
-}
-
-impl Drop for Numpy {
-    fn drop(&mut self) {
-        let _ = writeln!(self.input, "quit");
-        let _ = self.child.wait();
-    }
-}
-
-impl Numpy {
-    fn start(n: usize, threads: usize) -> Self {
-        let mut child = Command::new(common::python())
-            .arg(common::root().join("benches/python/matmul.py"))
-            .arg(n.to_string())
-            .env("OPENBLAS_NUM_THREADS", threads.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python");
-        Numpy {
-            input: child.stdin.take().unwrap(),
-            output: BufReader::new(child.stdout.take().unwrap()),
-            child,
-        }
-    }
-    fn run(&mut self, k: usize) -> f64 {
-        writeln!(self.input, "run {k}").unwrap();
-        let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
-        line.trim().parse().unwrap()
-    }
-}
 
 fn random(n: usize, seed: u64) -> Array2<f64> {
     let mut state = seed
@@ -123,8 +84,13 @@ fn main() {
         let rounds = 7;
         println!("N = {n} (f64), {rounds} rounds x {reps} products, interleaved, medians:");
         for threads in [1, 2] {
-            let mut numpy = Numpy::start(n, threads);
-            numpy.run(2); // warm up
+            let threads_env = threads.to_string();
+            let mut numpy = common::PythonServer::start(
+                "matmul.py",
+                &[n.to_string().as_ref()],
+                &[("OPENBLAS_NUM_THREADS", &threads_env)],
+            );
+            numpy.ask("run 2"); // warm up
             type Kernel = fn(&Array2<f64>, &Array2<f64>, &mut Array2<f64>, usize);
             let mut kernels: Vec<(&str, Kernel)> = vec![
                 ("gemm 0.19 x86-v4", gemm_product),
@@ -145,7 +111,7 @@ fn main() {
                     }
                     times[k].push(t.elapsed().as_secs_f64() / reps as f64);
                 }
-                times[kernels.len()].push(numpy.run(reps));
+                times[kernels.len()].push(numpy.ask(&format!("run {reps}"))[0]);
             }
             let numpy_time = common::median(&mut times[kernels.len()]);
             println!(

@@ -12,9 +12,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use eko::npy::{NpyFile, WriteOptions, parse_header, write_npy};
@@ -36,21 +35,8 @@ fn open_cost(dir: &Path, rounds: usize) {
             p
         })
         .collect();
-    let mut numpy = Command::new(common::python())
-        .arg(common::root().join("benches/python/npy_open.py"))
-        .args(&paths)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start python");
-    let mut to_numpy = numpy.stdin.take().unwrap();
-    let mut from_numpy = BufReader::new(numpy.stdout.take().unwrap());
-    let mut ask = |cmd: &str| {
-        writeln!(to_numpy, "{cmd}").unwrap();
-        let mut line = String::new();
-        from_numpy.read_line(&mut line).unwrap();
-        line.trim().to_string()
-    };
+    let path_args: Vec<&std::ffi::OsStr> = paths.iter().map(|p| p.as_os_str()).collect();
+    let mut numpy = common::PythonServer::start("npy_open.py", &path_args, &[]);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..=rounds {
         let t = Instant::now();
@@ -59,22 +45,15 @@ fn open_cost(dir: &Path, rounds: usize) {
             std::hint::black_box(file.view::<f64>().unwrap().len());
         }
         let rust = t.elapsed().as_secs_f64() / per_round as f64;
-        let py = ask(&format!("open {per_round}")).parse::<f64>().unwrap() / per_round as f64;
+        let py = numpy.ask(&format!("open {per_round}"))[0] / per_round as f64;
         if round > 0 {
             // round 0 warms both up
             ours.push(rust * 1e6);
             theirs.push(py * 1e6);
         }
     }
-    let numpy_peak = ask("memory")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0;
-    ask("quit");
-    let _ = numpy.wait();
+    let numpy_peak = numpy.ask("memory")[0] / 1024.0;
+    drop(numpy);
     let (ours, theirs) = (common::median(&mut ours), common::median(&mut theirs));
     println!(
         "open + map + parse + view + unmap, per file (14x50x14x50 f64, {rounds} rounds x {per_round} opens, interleaved, medians):"

@@ -11,43 +11,11 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use eko::store::{EvolutionPoint, MergeOptions, Store, Transfer, merge};
 use ndarray::Array4;
-
-struct Python {
-    input: std::process::ChildStdin,
-    output: BufReader<std::process::ChildStdout>,
-    child: std::process::Child,
-}
-
-impl Python {
-    fn start() -> Self {
-        let mut child = Command::new(common::python())
-            .arg(common::root().join("benches/python/store_ops.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python");
-        Python {
-            input: child.stdin.take().unwrap(),
-            output: BufReader::new(child.stdout.take().unwrap()),
-            child,
-        }
-    }
-    fn ask(&mut self, cmd: &str) -> Vec<f64> {
-        writeln!(self.input, "{cmd}").unwrap();
-        let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
-        line.split_whitespace()
-            .map(|v| v.parse().unwrap())
-            .collect()
-    }
-}
 
 fn remove(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
@@ -79,7 +47,7 @@ fn main() {
         n_points as f64 * 14.0 * 14.0 * (nx * nx) as f64 * 8.0 / 1e9,
         t.elapsed().as_secs_f64()
     );
-    let mut py = Python::start();
+    let mut py = common::PythonServer::start("store_ops.py", &[], &[]);
     let s = src.display().to_string();
 
     // 1. open
@@ -134,7 +102,7 @@ fn main() {
         start_anon / 1024.0
     );
     println!(
-        "  NumPy np.load(mmap).common::sum8()      {t:7.3} ms   peak anonymous memory {:.1} MiB   ratio {:.2}x",
+        "  NumPy np.load(mmap).sum()      {t:7.3} ms   peak anonymous memory {:.1} MiB   ratio {:.2}x",
         their_peak / 1024.0,
         t / o
     );
@@ -190,6 +158,4 @@ fn main() {
         pycopy / copy
     );
     println!("  link / copy speed-up: {:.0}x", copy / link);
-    py.ask("quit");
-    let _ = py.child.wait();
 }

@@ -183,3 +183,52 @@ pub fn sum8(values: &[f64]) -> f64 {
     }
     acc.iter().sum::<f64>() + rest
 }
+
+/// A long-running Python script answering one line per command line (the benchmarks' NumPy side).
+/// Dropping it sends `quit` and waits for the process.
+pub struct PythonServer {
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    child: std::process::Child,
+}
+
+impl PythonServer {
+    /// Starts `benches/python/<script>` with `args` and extra environment `env`.
+    pub fn start(script: &str, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(python())
+            .arg(root().join("benches/python").join(script))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start python");
+        PythonServer {
+            input: child.stdin.take().unwrap(),
+            output: std::io::BufReader::new(child.stdout.take().unwrap()),
+            child,
+        }
+    }
+
+    /// Sends `command`, returns the answer line split into numbers.
+    pub fn ask(&mut self, command: &str) -> Vec<f64> {
+        use std::io::{BufRead, Write};
+        writeln!(self.input, "{command}").unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        line.split_whitespace()
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("not a number in {line:?}"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = writeln!(self.input, "quit");
+        let _ = self.child.wait();
+    }
+}
