@@ -26,4 +26,4 @@ pub use file::{NpyFile, NpyFileMut, WriteOptions, read_header, write_npy};
 pub(crate) use file::{write_npy_pending, write_npy_to};
 pub use header::{NpyHeader, Order, Version, parse_header};
 pub use view::InPlace;
-pub(crate) use view::{copy, in_place, view};
+pub(crate) use view::{check_in_place, copy, in_place, view};

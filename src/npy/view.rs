@@ -69,7 +69,11 @@ fn check_kind<T: Element>(header: &NpyHeader, file: &Location) -> Result<()> {
     Ok(())
 }
 
-fn check_in_place<T: Element>(header: &NpyHeader, file: &Location, offset: u64) -> Result<()> {
+pub(crate) fn check_in_place<T: Element>(
+    header: &NpyHeader,
+    file: &Location,
+    offset: u64,
+) -> Result<()> {
     check_kind::<T>(header, file)?;
     match in_place(header, offset) {
         InPlace::Yes => Ok(()),

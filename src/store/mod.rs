@@ -34,8 +34,7 @@ use ndarray::{ArrayBase, ArrayView4, Data, Ix4};
 use crate::atomic::{PendingFile, TEMP_PREFIX};
 use crate::error::{Error, IoContext, Location, Result};
 use crate::npy::{
-    ElementKind, InPlace, NpyFile, NpyHeader, WriteOptions, in_place, read_header,
-    write_npy_pending,
+    NpyFile, NpyHeader, WriteOptions, check_in_place, read_header, write_npy_pending,
 };
 pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
 pub use point::{EvolutionPoint, FileKind};
@@ -122,13 +121,8 @@ impl OperatorFile {
 
 fn check_operator_header(header: &NpyHeader, path: &Path, shape: [usize; 4]) -> Result<()> {
     let location = Location::file(path);
-    if header.dtype.kind != ElementKind::F64 {
-        return Err(Error::DtypeMismatch {
-            file: location,
-            expected: "float64",
-            found: header.dtype.kind.name(),
-        });
-    }
+    // f64, and viewable in place (native byte order, aligned): `view` cannot fail afterwards.
+    check_in_place::<f64>(header, &location, header.data_offset as u64)?;
     if header.shape != shape {
         return Err(Error::ShapeMismatch {
             file: location,
@@ -136,20 +130,7 @@ fn check_operator_header(header: &NpyHeader, path: &Path, shape: [usize; 4]) -> 
             found: header.shape.clone(),
         });
     }
-    // Foreign byte order or misaligned data could not be viewed in place: refuse them here, so
-    // `view` cannot fail.
-    match in_place(header, header.data_offset as u64) {
-        InPlace::Yes => Ok(()),
-        InPlace::Misaligned { align } => Err(Error::Misaligned {
-            file: location,
-            offset: header.data_offset as u64,
-            align,
-        }),
-        InPlace::ForeignByteOrder | InPlace::Compressed => Err(Error::ForeignByteOrder {
-            file: location,
-            order: header.dtype.byte_order.name(),
-        }),
-    }
+    Ok(())
 }
 
 /// An open store.

@@ -382,8 +382,9 @@ pub fn merge(dest: &Path, sources: &[&Path], options: MergeOptions) -> Result<Me
     let mut journal = Journal::new(options.transfer);
     journal.report = report;
     let result = (|| -> Result<()> {
+        let created;
         let dest_store = match &existing {
-            Some(d) => Store::open(d.dir())?,
+            Some(d) => d,
             None => {
                 journal.create_dir(dest)?;
                 if let Some(first) = sources.first() {
@@ -396,7 +397,8 @@ pub fn merge(dest: &Path, sources: &[&Path], options: MergeOptions) -> Result<Me
                 if sources.is_empty() {
                     return Ok(());
                 }
-                Store::open(dest)?
+                created = Store::open(dest)?;
+                &created
             }
         };
         let _lock = dest_store.lock()?;
