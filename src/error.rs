@@ -455,6 +455,57 @@ pub enum Error {
         what: String,
     },
 
+    /// No path leads from the store's origin to a point (a matching scale is missing).
+    #[error("no evolution path to {point}: {reason}")]
+    NoPath {
+        /// The point.
+        point: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// A partial cannot be combined: a threshold operator on its path is missing.
+    #[error("{file}: cannot combine {point}: missing {edge} (member {member})")]
+    MissingEdge {
+        /// The store's `thresholds.npz` (or the store directory when there is none).
+        file: Location,
+        /// The point whose partial needs it.
+        point: String,
+        /// The edge, in words.
+        edge: String,
+        /// The member name it would have.
+        member: String,
+    },
+
+    /// A member of `thresholds.npz` that is not a threshold operator.
+    #[error("{file}: not a threshold operator: {reason}")]
+    ThresholdMember {
+        /// The member.
+        file: Location,
+        /// Why.
+        reason: String,
+    },
+
+    /// `clean` refused: partials that still need the thresholds are in the store.
+    #[error(
+        "{file}: {count} partial(s) still need thresholds.npz (first: {first}); combine them first, or force"
+    )]
+    PartialsRemain {
+        /// The store directory.
+        file: Location,
+        /// How many.
+        count: usize,
+        /// The first such point.
+        first: String,
+    },
+
+    /// A caller passed arguments that do not fit together (shapes, missing factors).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A store does not have the file asked for.
     #[error("{file}: no {kind} for {point}")]
     NoSuchPoint {

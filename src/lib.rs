@@ -18,6 +18,8 @@
 /// cbindgen:ignore
 mod atomic;
 /// cbindgen:ignore
+pub mod combine;
+/// cbindgen:ignore
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore

@@ -20,6 +20,7 @@
 //! operator together with its error under a short store-wide lock: readers never see a partial
 //! file, and two writers of one point never leave one's operator with the other's error.
 
+mod edge;
 mod metadata;
 mod point;
 mod stack;
@@ -36,6 +37,7 @@ use crate::error::{Error, IoContext, Location, Result};
 use crate::npy::{
     NpyFile, NpyHeader, WriteOptions, check_in_place, read_header, write_npy_pending,
 };
+pub use edge::{ERROR_SUFFIX, Edge, EvolutionPath, Matching, Segment};
 pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
 pub use point::{EvolutionPoint, FileKind};
 pub use stack::Stack;

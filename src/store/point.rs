@@ -45,11 +45,7 @@ impl EvolutionPoint {
     /// Examples: `10000_nf5`, `2.7224999999999997_nf4`, `1e16_nf6`, `0.00001_nf3` is written
     /// `1e-5_nf3`.
     pub fn stem(&self) -> String {
-        if (1e-4..1e16).contains(&self.mu2) {
-            format!("{}_nf{}", self.mu2, self.nf)
-        } else {
-            format!("{:e}_nf{}", self.mu2, self.nf)
-        }
+        format!("{}_nf{}", mu2_text(self.mu2), self.nf)
     }
 
     /// The point whose [`stem`](Self::stem) is `stem`, if `stem` is exactly a canonical stem.
@@ -61,6 +57,22 @@ impl EvolutionPoint {
         let point = EvolutionPoint::new(mu2.parse().ok()?, nf.parse().ok()?).ok()?;
         (point.stem() == stem).then_some(point)
     }
+}
+
+/// μ² as written in file and member names: the shortest decimal form that parses back to the same
+/// `f64`, in exponent form below 1e-4 and from 1e16 on.
+pub(crate) fn mu2_text(mu2: f64) -> String {
+    if (1e-4..1e16).contains(&mu2) {
+        format!("{mu2}")
+    } else {
+        format!("{mu2:e}")
+    }
+}
+
+/// The μ² written `text` by [`mu2_text`], if `text` is exactly its canonical form.
+pub(crate) fn parse_mu2(text: &str) -> Option<f64> {
+    let mu2: f64 = text.parse().ok()?;
+    (mu2.is_finite() && mu2 > 0.0 && mu2_text(mu2) == text).then_some(mu2)
 }
 
 impl PartialEq for EvolutionPoint {
