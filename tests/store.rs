@@ -576,3 +576,19 @@ fn orphan_error_files_are_ignored_and_merge_replaces_them() {
         common::operator(&pt(20.0, 4), NX, 4.0).mapv(|v| v.abs() * 1e-6)
     );
 }
+
+#[test]
+fn metadata_floats_round_trip_exactly_so_a_store_can_be_created_twice() {
+    // serde_json's default float parser can be off by one ulp; every grid value must come back
+    // bitwise, or a second job creating the same store is refused as incompatible.
+    let dir = tempfile::tempdir().unwrap();
+    let mut metadata = common::metadata(9);
+    metadata.xgrid = (1..=200)
+        .map(|i| (i as f64 / 200.0).powi(3) * 0.999_999_999_999_9)
+        .collect();
+    Store::create(dir.path(), &metadata).unwrap();
+    let reopened = Store::create(dir.path(), &metadata).unwrap();
+    for (a, b) in reopened.metadata().xgrid.iter().zip(&metadata.xgrid) {
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
+}
