@@ -27,29 +27,40 @@ impl PendingFile {
     /// Creates a new, empty temporary file next to `dest`.
     pub fn create(dest: &Path) -> Result<Self> {
         let location = Location::file(dest);
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dir = parent_dir(dest);
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{name}.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let temp = temp_name(dest);
         let file = File::options()
             .read(true)
             .write(true)
             .create_new(true)
             .open(&temp)
             .io_context(&location, "create temporary file")?;
-        Ok(PendingFile {
+        Ok(PendingFile::new(file, temp, dest, location))
+    }
+
+    fn new(file: File, temp: PathBuf, dest: &Path, location: Location) -> Self {
+        PendingFile {
             file,
             temp,
             dest: dest.to_path_buf(),
             location,
             committed: false,
-        })
+        }
+    }
+
+    /// A temporary file next to `dest` with the content of `source`: a hard link when the
+    /// filesystem allows one (no bytes copied), a copy otherwise. `source` is left in place.
+    pub fn from_existing(source: &Path, dest: &Path) -> Result<Self> {
+        let location = Location::file(dest);
+        let temp = temp_name(dest);
+        if fs::hard_link(source, &temp).is_err() {
+            fs::copy(source, &temp).io_context(&Location::file(source), "copy")?;
+        }
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open(&temp)
+            .io_context(&location, "open temporary file")?;
+        Ok(PendingFile::new(file, temp, dest, location))
     }
 
     /// The open temporary file.
@@ -96,6 +107,19 @@ impl Drop for PendingFile {
             let _ = fs::remove_file(&self.temp);
         }
     }
+}
+
+/// A fresh temporary name in `dest`'s directory: `.eko-tmp.{name}.{pid}.{counter}`.
+fn temp_name(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parent_dir(dest).join(format!(
+        "{TEMP_PREFIX}{name}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

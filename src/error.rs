@@ -499,6 +499,15 @@ pub enum Error {
         first: String,
     },
 
+    /// A producer (the caller's code computing an operator) failed.
+    #[error("producer failed on {task}: {source}")]
+    Producer {
+        /// What it was computing.
+        task: String,
+        /// Its error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A caller passed arguments that do not fit together (shapes, missing factors).
     #[error("invalid argument: {reason}")]
     InvalidArgument {

@@ -23,6 +23,8 @@ pub mod combine;
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore
+pub mod grid;
+/// cbindgen:ignore
 mod map;
 /// cbindgen:ignore
 pub mod npy;
@@ -30,6 +32,8 @@ pub mod npy;
 pub mod npz;
 /// cbindgen:ignore
 pub mod store;
+/// cbindgen:ignore
+pub mod synthetic;
 
 pub use atomic::TEMP_PREFIX;
 pub use error::{Error, Location, Result};

@@ -10,7 +10,7 @@
 //!
 //! - the right factor is stored once with both indices in x-major order, `[x_in, pid_in, x_out,
 //!   pid_out]` flattened, and for each x row and each tile of output columns it records whether the
-//!   block is all zero ([`RightFactor`]);
+//!   block is all zero ([`Factor`]);
 //! - the left factor is processed in row blocks of a few x values (all pids): a block is gathered
 //!   into scratch with its columns in the same x-major order, noting which x columns hold a nonzero;
 //! - each output tile is then a short sum of dense products (faer) over the contiguous runs of x
@@ -81,67 +81,64 @@ impl Kernel {
             .max(1)
     }
 
-    /// Prepares `op` (and its error) as the right factor of products.
-    pub fn right(&self, op: ArrayView4<'_, f64>, error: Option<ArrayView4<'_, f64>>) -> Right {
-        let tile = self.tile_x(op.shape()[0]);
-        Right {
-            value: RightFactor::new(op.view(), tile, |v| v),
-            errors: error.map(|e| {
-                (
-                    RightFactor::new(op, tile, f64::abs),
-                    RightFactor::new(e, tile, f64::abs),
-                )
-            }),
-        }
+    /// Prepares `op` as the right factor of products.
+    pub fn factor(&self, op: ArrayView4<'_, f64>) -> Factor {
+        Factor::new(op, self.tile_x(op.shape()[0]), |v| v)
     }
 
-    /// Computes `left · right` into `value` and, when `error` is given, the first-order error
-    /// `|left| · |err right| + |err left| · |right|` into it (the error target's source is the
-    /// left factor's error). An error target needs a right factor with an error.
-    pub fn multiply<'a>(
+    /// Prepares `|op|` (elementwise absolute values) as the right factor of products.
+    pub fn abs_factor(&self, op: ArrayView4<'_, f64>) -> Factor {
+        Factor::new(op, self.tile_x(op.shape()[0]), f64::abs)
+    }
+
+    /// `out = left · right`, where `target` says where `left` is and where `out` goes (possibly
+    /// over `left`).
+    pub fn multiply(&self, target: Target<'_>, right: &Factor) -> Result<()> {
+        self.run(target, false, right, &[])
+    }
+
+    /// `out = |left| · right + Σ |more_left| · more_right`, absolute values taken elementwise on
+    /// the left factors: the terms of first-order error propagation. The extra left factors are
+    /// read, never written; with [`Target::InPlace`] the result overwrites the first left factor.
+    pub fn multiply_abs_sum(
         &self,
-        value: Target<'a>,
-        error: Option<Target<'a>>,
-        right: &Right,
+        target: Target<'_>,
+        right: &Factor,
+        more: &[(ArrayView4<'_, f64>, &Factor)],
     ) -> Result<()> {
-        let n = right.value.n;
+        self.run(target, true, right, more)
+    }
+
+    fn run(
+        &self,
+        target: Target<'_>,
+        abs: bool,
+        right: &Factor,
+        more: &[(ArrayView4<'_, f64>, &Factor)],
+    ) -> Result<()> {
+        let n = right.n;
         let shape = [n.0, n.1, n.0, n.1];
-        for (target, what) in
-            std::iter::once((&value, "value")).chain(error.as_ref().map(|e| (e, "error")))
-        {
-            for (found, role) in target.shapes() {
-                if found != shape {
-                    return Err(Error::InvalidArgument {
-                        reason: format!(
-                            "{what} {role} has shape {found:?}, the right factor needs {shape:?}"
-                        ),
-                    });
-                }
-            }
+        let mut shapes = target.shapes();
+        for (i, (l, r)) in more.iter().enumerate() {
+            shapes.push((l.shape(), format!("extra left factor {i}")));
+            let rs = [r.n.0, r.n.1, r.n.0, r.n.1];
+            shapes.push((
+                if rs == shape { &shape[..] } else { &[] },
+                format!("extra right factor {i}"),
+            ));
         }
-        let right_errors = match (&error, &right.errors) {
-            (None, _) => None,
-            (Some(_), Some(e)) => Some(e),
-            (Some(_), None) => {
+        for (found, role) in shapes {
+            if found != shape {
                 return Err(Error::InvalidArgument {
-                    reason: "an error product needs a right factor with an error".into(),
+                    reason: format!("{role} has shape {found:?}, the product needs {shape:?}"),
                 });
             }
-        };
-        let tile = right.value.tile_x;
-        let value_blocks = value.into_blocks(tile);
-        let error_blocks = error.map(|e| e.into_blocks(tile));
-        let tasks: Vec<Mutex<Option<Task<'a>>>> = match error_blocks {
-            Some(errors) => value_blocks
-                .into_iter()
-                .zip(errors)
-                .map(|(v, e)| Mutex::new(Some((v, Some(e)))))
-                .collect(),
-            None => value_blocks
-                .into_iter()
-                .map(|v| Mutex::new(Some((v, None))))
-                .collect(),
-        };
+        }
+        let tasks: Vec<Mutex<Option<Block<'_>>>> = target
+            .into_blocks(right.tile_x)
+            .into_iter()
+            .map(|b| Mutex::new(Some(b)))
+            .collect();
         let next = AtomicUsize::new(0);
         // Row blocks in order: with triangular operators the first are the heaviest, so workers
         // taking them in order end together.
@@ -151,8 +148,8 @@ impl Kernel {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(task) = tasks.get(i) else { break };
                 let taken = task.lock().map(|mut t| t.take()).unwrap_or(None);
-                if let Some((v, e)) = taken {
-                    scratch.run(v, e, &right.value, right_errors);
+                if let Some(block) = taken {
+                    scratch.run(block, abs, right, more);
                 }
             }
         };
@@ -185,15 +182,19 @@ pub enum Target<'a> {
 }
 
 impl<'a> Target<'a> {
-    fn shapes(&self) -> Vec<(&[usize], &'static str)> {
+    fn shapes(&self) -> Vec<(&[usize], String)> {
         match self {
-            Target::Separate { left, out } => vec![(left.shape(), "left"), (out.shape(), "out")],
-            Target::InPlace(m) => vec![(m.shape(), "buffer")],
+            Target::Separate { left, out } => vec![
+                (left.shape(), "left factor".into()),
+                (out.shape(), "destination".into()),
+            ],
+            Target::InPlace(m) => vec![(m.shape(), "buffer".into())],
         }
     }
 
     fn into_blocks(self, tile: usize) -> Vec<Block<'a>> {
         let mut blocks = Vec::new();
+        let mut start = 0;
         match self {
             Target::Separate { mut left, mut out } => {
                 while out.shape()[1] > 0 {
@@ -201,9 +202,11 @@ impl<'a> Target<'a> {
                     let (l, l_rest) = left.split_at(Axis(1), at);
                     let (o, o_rest) = out.split_at(Axis(1), at);
                     blocks.push(Block {
+                        rows: start,
                         left: Some(l),
                         out: o,
                     });
+                    start += at;
                     (left, out) = (l_rest, o_rest);
                 }
             }
@@ -211,7 +214,12 @@ impl<'a> Target<'a> {
                 while out.shape()[1] > 0 {
                     let at = tile.min(out.shape()[1]);
                     let (o, rest) = out.split_at(Axis(1), at);
-                    blocks.push(Block { left: None, out: o });
+                    blocks.push(Block {
+                        rows: start,
+                        left: None,
+                        out: o,
+                    });
+                    start += at;
                     out = rest;
                 }
             }
@@ -220,39 +228,18 @@ impl<'a> Target<'a> {
     }
 }
 
-/// A row block of the value and, when errors are computed, the same rows of the error.
-type Task<'a> = (Block<'a>, Option<Block<'a>>);
-
 /// One row block: every pid, a few x values.
 struct Block<'a> {
+    /// The first x row.
+    rows: usize,
     /// The left factor's rows, or `None` to read them from `out` (in place).
     left: Option<ArrayView4<'a, f64>>,
     out: ArrayViewMut4<'a, f64>,
 }
 
-/// A right factor with its error: the operator, and `|op|`, `|err|` for the error products.
+/// An operator prepared as a right factor: x-major copy and zero-block map.
 #[derive(Debug)]
-pub struct Right {
-    value: RightFactor,
-    errors: Option<(RightFactor, RightFactor)>,
-}
-
-impl Right {
-    /// Whether the factor carries an error.
-    pub fn has_error(&self) -> bool {
-        self.errors.is_some()
-    }
-
-    /// Bytes held (the permuted copies).
-    pub fn bytes(&self) -> usize {
-        let one = self.value.data.len() * size_of::<f64>();
-        one * if self.errors.is_some() { 3 } else { 1 }
-    }
-}
-
-/// An operator as a right factor: x-major copy and zero-block map.
-#[derive(Debug)]
-struct RightFactor {
+pub struct Factor {
     /// (n_pid, n_x).
     n: (usize, usize),
     /// Tile width in x values.
@@ -265,7 +252,12 @@ struct RightFactor {
     dense: bool,
 }
 
-impl RightFactor {
+impl Factor {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * size_of::<f64>() + self.nonzero.len()
+    }
+
     fn new(op: ArrayView4<'_, f64>, tile_x: usize, map: impl Fn(f64) -> f64) -> Self {
         let (np, nx) = (op.shape()[0], op.shape()[1]);
         let n = np * nx;
@@ -293,7 +285,7 @@ impl RightFactor {
         if !finite {
             nonzero.fill(true);
         }
-        RightFactor {
+        Factor {
             n: (np, nx),
             tile_x,
             data,
@@ -312,85 +304,58 @@ impl RightFactor {
 struct Scratch {
     left: Vec<f64>,
     left_nonzero: Vec<bool>,
-    left_err: Vec<f64>,
-    left_err_nonzero: Vec<bool>,
     out: Vec<f64>,
-    out_err: Vec<f64>,
 }
 
 impl Scratch {
     fn run(
         &mut self,
-        mut value: Block<'_>,
-        error: Option<Block<'_>>,
-        right: &RightFactor,
-        right_errors: Option<&(RightFactor, RightFactor)>,
+        mut block: Block<'_>,
+        abs: bool,
+        right: &Factor,
+        more: &[(ArrayView4<'_, f64>, &Factor)],
     ) {
         let (np, nx) = right.n;
         let n = np * nx;
-        let rows = np * value.out.shape()[1];
-        for buf in [&mut self.left, &mut self.out] {
-            buf.resize(rows * n, 0.0);
-        }
-        // Gather everything first: in place, the destination is the source.
-        let finite = match &value.left {
-            Some(l) => gather(l.view(), &mut self.left, &mut self.left_nonzero, |v| v),
+        let (r0, count) = (block.rows, block.out.shape()[1]);
+        let rows = np * count;
+        self.left.resize(rows * n, 0.0);
+        self.out.resize(rows * n, 0.0);
+        let map = |v: f64| if abs { v.abs() } else { v };
+        // The first term is gathered before anything is written: in place, its source is the
+        // destination.
+        let finite = match &block.left {
+            Some(l) => gather(l.view(), &mut self.left, &mut self.left_nonzero, map),
             None => gather(
-                value.out.view(),
+                block.out.view(),
                 &mut self.left,
                 &mut self.left_nonzero,
-                |v| v,
+                map,
             ),
         };
-        let mut error = error;
-        let mut err_finite = true;
-        if let Some(e) = &error {
-            for buf in [&mut self.left_err, &mut self.out_err] {
-                buf.resize(rows * n, 0.0);
-            }
-            let src = e.left.as_ref().map_or_else(|| e.out.view(), |l| l.view());
-            err_finite = gather(
-                src,
-                &mut self.left_err,
-                &mut self.left_err_nonzero,
-                f64::abs,
-            );
-        }
-        let dense = !finite || !err_finite;
         product(
             &self.left,
             &self.left_nonzero,
-            dense,
+            !finite,
             right,
             &mut self.out,
             rows,
             false,
         );
-        if let (Some(e), Some((abs_right, abs_err_right))) = (&mut error, right_errors) {
-            for v in &mut self.left {
-                *v = v.abs();
-            }
+        for (left, factor) in more {
+            let left = left.slice(ndarray::s![.., r0..r0 + count, .., ..]);
+            let finite = gather(left, &mut self.left, &mut self.left_nonzero, f64::abs);
             product(
                 &self.left,
                 &self.left_nonzero,
-                dense,
-                abs_err_right,
-                &mut self.out_err,
-                rows,
-                false,
-            );
-            product(
-                &self.left_err,
-                &self.left_err_nonzero,
-                dense,
-                abs_right,
-                &mut self.out_err,
+                !finite,
+                factor,
+                &mut self.out,
                 rows,
                 true,
             );
-            scatter(&self.out_err, e.out.view_mut(), np);
         }
-        scatter(&self.out, value.out.view_mut(), np);
+        scatter(&self.out, block.out.view_mut(), np);
     }
 }
 
@@ -447,7 +412,7 @@ fn product(
     left: &[f64],
     left_nonzero: &[bool],
     dense: bool,
-    right: &RightFactor,
+    right: &Factor,
     out: &mut [f64],
     rows: usize,
     accumulate: bool,
@@ -539,7 +504,7 @@ mod tests {
                 for tile in [1, 3, 5, 100] {
                     for threads in [1, 2, 3] {
                         let kernel = Kernel::new(threads).with_tile(tile);
-                        let right = kernel.right(b.view(), None);
+                        let right = kernel.factor(b.view());
                         let mut out = Array4::from_elem(a.raw_dim(), f64::NAN);
                         kernel
                             .multiply(
@@ -547,14 +512,13 @@ mod tests {
                                     left: a.view(),
                                     out: out.view_mut(),
                                 },
-                                None,
                                 &right,
                             )
                             .unwrap();
                         assert!(max_rel(&out, &expect) < 1e-13, "{np} {nx} {band} {tile}");
                         let mut inplace = a.clone();
                         kernel
-                            .multiply(Target::InPlace(inplace.view_mut()), None, &right)
+                            .multiply(Target::InPlace(inplace.view_mut()), &right)
                             .unwrap();
                         assert_eq!(inplace, out);
                     }
@@ -564,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_follow_first_order_propagation() {
+    fn absolute_sums_give_first_order_errors_in_place() {
         let (np, nx) = (5, 9);
         let a = structured(np, nx, 3, 1, true);
         let ea = structured(np, nx, 4, 1, true).mapv(|v| v * 1e-3);
@@ -573,17 +537,16 @@ mod tests {
         let expect = dense_product(&a.mapv(f64::abs), &eb.mapv(f64::abs))
             + dense_product(&ea.mapv(f64::abs), &b.mapv(f64::abs));
         let kernel = Kernel::new(2).with_tile(2);
-        let right = kernel.right(b.view(), Some(eb.view()));
-        let (mut v, mut e) = (a.clone(), ea.clone());
+        let (abs_b, abs_eb) = (kernel.abs_factor(b.view()), kernel.abs_factor(eb.view()));
+        let mut e = ea.clone();
         kernel
-            .multiply(
-                Target::InPlace(v.view_mut()),
-                Some(Target::InPlace(e.view_mut())),
-                &right,
+            .multiply_abs_sum(
+                Target::InPlace(e.view_mut()),
+                &abs_b,
+                &[(a.view(), &abs_eb)],
             )
             .unwrap();
         assert!(max_rel(&e, &expect) < 1e-13);
-        assert!(max_rel(&v, &dense_product(&a, &b)) < 1e-13);
     }
 
     #[test]
@@ -594,33 +557,33 @@ mod tests {
         let mut b = Array4::<f64>::zeros((np, nx, np, nx));
         b[[1, 3, 1, 3]] = f64::INFINITY;
         let kernel = Kernel::new(1);
-        let right = kernel.right(b.view(), None);
+        let right = kernel.factor(b.view());
         kernel
-            .multiply(Target::InPlace(a.view_mut()), None, &right)
+            .multiply(Target::InPlace(a.view_mut()), &right)
             .unwrap();
         // Row (0,0) has zeros against column (1,3)'s infinity: 0 * inf = NaN.
         assert!(a[[0, 0, 1, 3]].is_nan());
     }
 
     #[test]
-    fn wrong_shapes_and_missing_errors_are_refused() {
+    fn wrong_shapes_are_refused() {
         let kernel = Kernel::new(1);
         let b = Array4::<f64>::zeros((2, 3, 2, 3));
-        let right = kernel.right(b.view(), None);
+        let right = kernel.factor(b.view());
         let mut a = Array4::<f64>::zeros((2, 4, 2, 4));
         assert!(matches!(
-            kernel.multiply(Target::InPlace(a.view_mut()), None, &right),
+            kernel.multiply(Target::InPlace(a.view_mut()), &right),
             Err(Error::InvalidArgument { .. })
         ));
         let mut a = Array4::<f64>::zeros((2, 3, 2, 3));
-        let mut e = a.clone();
-        assert!(matches!(
-            kernel.multiply(
+        let small = Array4::<f64>::zeros((2, 2, 2, 2));
+        let err = kernel
+            .multiply_abs_sum(
                 Target::InPlace(a.view_mut()),
-                Some(Target::InPlace(e.view_mut())),
-                &right
-            ),
-            Err(Error::InvalidArgument { .. })
-        ));
+                &right,
+                &[(small.view(), &right)],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("extra left factor 0"), "{err}");
     }
 }

@@ -288,9 +288,15 @@ impl<T: Element> NpyFileMut<T> {
 
     /// Flushes the data, syncs, and renames the file into its final name.
     pub fn commit(self) -> Result<()> {
+        self.into_pending()?.commit()
+    }
+
+    /// Flushes the data and unmaps it, returning the temporary file for the caller to commit
+    /// (for example together with other files).
+    pub(crate) fn into_pending(self) -> Result<PendingFile> {
         let location = self.pending.location().clone();
         self.map.flush().io_context(&location, "msync")?;
         drop(self.map);
-        self.pending.commit()
+        Ok(self.pending)
     }
 }

@@ -24,6 +24,7 @@ mod edge;
 mod metadata;
 mod point;
 mod stack;
+mod thresholds;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ pub use edge::{ERROR_SUFFIX, Edge, EvolutionPath, Matching, Segment};
 pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
 pub use point::{EvolutionPoint, FileKind};
 pub use stack::Stack;
+pub use thresholds::{Thresholds, ThresholdsWriter};
 pub use transfer::{
     MergeOptions, MergeReport, OnConflict, SplitReport, Transfer, merge, partition_at,
     partition_even, split,
@@ -401,6 +403,24 @@ impl Store {
         let error_pending = error
             .map(|e| write_npy_pending(&error_path, e, options))
             .transpose()?;
+        self.commit_pending(point, main, main_pending, error_pending)
+    }
+
+    /// Commits `point`'s `main` file and its error (or no error), written under temporary names,
+    /// replacing what the point had for that kind: under the store lock, the old files are set
+    /// aside, the error is renamed into place, then the main file. On failure the old files are
+    /// restored.
+    pub(crate) fn commit_pending(
+        &mut self,
+        point: EvolutionPoint,
+        main: FileKind,
+        main_pending: PendingFile,
+        error_pending: Option<PendingFile>,
+    ) -> Result<()> {
+        let error_kind = main.companion();
+        let has_error = error_pending.is_some();
+        let main_path = self.path_of(&point, main);
+        let error_path = self.path_of(&point, error_kind);
         let _lock = self.lock()?;
         // The old files are set aside (the point disappears for a moment rather than pairing an
         // old error with a new operator) and restored if the commit fails.
@@ -427,7 +447,70 @@ impl Store {
         }
         let files = self.points.entry(point).or_default();
         files.set(main, true);
-        files.set(error_kind, error.is_some());
+        files.set(error_kind, has_error);
+        Ok(())
+    }
+
+    /// Makes `point`'s partial its final operator (for a point that crosses no threshold), with
+    /// its error: the final files are hard links to the partial's (copies where links are not
+    /// supported) committed as by [`insert_operator`](Self::insert_operator); then the partial
+    /// is removed.
+    pub fn promote_partial(&mut self, point: &EvolutionPoint) -> Result<()> {
+        let files = self.files_of(point);
+        if !files.has(FileKind::Partial) {
+            return Err(Error::NoSuchPoint {
+                file: Location::file(&self.dir),
+                point: point.to_string(),
+                kind: FileKind::Partial.name(),
+            });
+        }
+        let main = PendingFile::from_existing(
+            &self.path_of(point, FileKind::Partial),
+            &self.path_of(point, FileKind::Operator),
+        )?;
+        let error = files
+            .has(FileKind::PartialError)
+            .then(|| {
+                PendingFile::from_existing(
+                    &self.path_of(point, FileKind::PartialError),
+                    &self.path_of(point, FileKind::OperatorError),
+                )
+            })
+            .transpose()?;
+        self.commit_pending(*point, FileKind::Operator, main, error)?;
+        self.remove(point, FileKind::Partial)
+    }
+
+    /// The threshold operators, mapped; `None` when the store has no `thresholds.npz`.
+    pub fn thresholds(&self) -> Result<Option<Thresholds>> {
+        if !self.thresholds {
+            return Ok(None);
+        }
+        Thresholds::open(self.thresholds_path(), self.metadata.operator_shape()).map(Some)
+    }
+
+    /// Starts writing a new `thresholds.npz`; it replaces the store's on
+    /// [`commit_thresholds`](Self::commit_thresholds).
+    pub fn thresholds_writer(&self) -> Result<ThresholdsWriter> {
+        ThresholdsWriter::create(self.thresholds_path(), self.metadata.operator_shape())
+    }
+
+    /// Finishes `writer` (from [`thresholds_writer`](Self::thresholds_writer)) and puts the
+    /// archive in place under the store lock.
+    pub fn commit_thresholds(&mut self, writer: ThresholdsWriter) -> Result<()> {
+        let _lock = self.lock()?;
+        writer.finish()?;
+        self.thresholds = true;
+        Ok(())
+    }
+
+    /// Removes `thresholds.npz` (nothing happens if there is none).
+    pub(crate) fn remove_thresholds(&mut self) -> Result<()> {
+        let _lock = self.lock()?;
+        remove_if_exists(&self.thresholds_path())?;
+        crate::atomic::sync_dir(&self.dir)
+            .io_context(&Location::file(&self.dir), "fsync directory")?;
+        self.thresholds = false;
         Ok(())
     }
 
