@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use eko::npy::header::shape_text;
 use eko::npy::{InPlace, NpyFile, NpyHeader};
 use eko::npz::{Compression, NpzFile, NpzMember};
-use eko::store::{FileKind, Metadata, Store};
+use eko::store::{EvolutionPath, FileKind, Metadata, Store, THRESHOLDS_FILE};
 use serde::Serialize;
 
 /// Arguments of `eko inspect`.
@@ -100,6 +100,24 @@ struct FileReport {
     orphan: bool,
 }
 
+/// One partial as `eko combine` sees it.
+#[derive(Serialize)]
+struct PartReport {
+    mu2: f64,
+    nf: u8,
+    /// Every threshold operator is there.
+    combinable: bool,
+    /// The final operator will have an error.
+    final_error: bool,
+    /// The elements of the product in the order they apply (first applied first, the partial
+    /// last): `thresholds.npz/<member>` and the partial's file.
+    elements: Vec<String>,
+    /// Members the path needs that `thresholds.npz` lacks.
+    missing: Vec<String>,
+    /// Why no path exists, if none does.
+    problem: Option<String>,
+}
+
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Report {
@@ -112,6 +130,8 @@ enum Report {
         partials: usize,
         total_bytes: u64,
         points: Vec<PointReport>,
+        /// What `eko combine` would do with each partial.
+        combine: Vec<PartReport>,
     },
     Npy {
         path: PathBuf,
@@ -204,7 +224,9 @@ fn store_report(dir: &std::path::Path) -> eko::Result<Report> {
         .then(|| file_report(&store.thresholds_path(), "thresholds", false))
         .transpose()?;
     total += thresholds.as_ref().map_or(0, |t| t.bytes);
+    let combine = combine_report(&store)?;
     Ok(Report::Store {
+        combine,
         path: dir.to_path_buf(),
         operator_shape: store.metadata().operator_shape(),
         metadata: store.metadata().clone(),
@@ -214,6 +236,46 @@ fn store_report(dir: &std::path::Path) -> eko::Result<Report> {
         total_bytes: total,
         points,
     })
+}
+
+fn combine_report(store: &Store) -> eko::Result<Vec<PartReport>> {
+    let thresholds = store.thresholds()?;
+    let m = store.metadata();
+    Ok(store
+        .points_with(FileKind::Partial)
+        .map(|point| {
+            let mut part = PartReport {
+                mu2: point.mu2,
+                nf: point.nf,
+                combinable: false,
+                final_error: false,
+                elements: Vec::new(),
+                missing: Vec::new(),
+                problem: None,
+            };
+            match EvolutionPath::new(m.origin, &m.matching, point) {
+                Ok(path) => {
+                    let has = |e| thresholds.as_ref().is_some_and(|t| t.contains(e));
+                    for e in &path.thresholds {
+                        let member = format!("{}.npy", e.key());
+                        if !has(e) {
+                            part.missing.push(member.clone());
+                        }
+                        part.elements.push(format!("{THRESHOLDS_FILE}/{member}"));
+                    }
+                    part.elements.push(FileKind::Partial.file_name(&point));
+                    part.combinable = part.missing.is_empty();
+                    part.final_error = store.files_of(&point).has(FileKind::PartialError)
+                        && path
+                            .thresholds
+                            .iter()
+                            .all(|e| thresholds.as_ref().is_some_and(|t| t.has_error(e)));
+                }
+                Err(e) => part.problem = Some(e.to_string()),
+            }
+            part
+        })
+        .collect())
 }
 
 /// Zip archives start with a local header (or, when empty, the end record).
@@ -238,6 +300,7 @@ fn render(report: &Report) -> String {
             partials,
             total_bytes,
             points,
+            combine,
         } => {
             let m = metadata;
             out += &format!(
@@ -290,6 +353,30 @@ fn render(report: &Report) -> String {
                     p.nf,
                     files.join(", ")
                 );
+            }
+            if !combine.is_empty() {
+                let ready = combine.iter().filter(|p| p.combinable).count();
+                out += &format!(
+                    "  combine        {ready} of {} partial(s) can be combined (elements in the order they apply)\n",
+                    combine.len()
+                );
+                for p in combine {
+                    let head = format!("  mu2 = {:<22} nf = {}  ", p.mu2, p.nf);
+                    out += &match (&p.problem, p.combinable) {
+                        (Some(problem), _) => format!("{head}no path: {problem}\n"),
+                        (None, true) => format!(
+                            "{head}ready{}: {}\n",
+                            if p.final_error { ", with error" } else { "" },
+                            p.elements.join(" -> ")
+                        ),
+                        (None, false) => {
+                            format!(
+                                "{head}missing in {THRESHOLDS_FILE}: {}\n",
+                                p.missing.join(", ")
+                            )
+                        }
+                    };
+                }
             }
         }
         Report::Npy { path, array } => {

@@ -1,5 +1,6 @@
 //! `eko`: the libeko command line.
 
+mod combine_cmd;
 mod inspect;
 mod store_cmd;
 
@@ -38,6 +39,18 @@ enum Command {
         after_help = "Examples:\n  eko split all/ a/ b/ c/ --parts\n  eko split all/ low/ high/ --at 100\n  eko split all/ one/ --points 10000:5,10000:4"
     )]
     Split(store_cmd::SplitArgs),
+    /// Combine every partial that has its thresholds into its final operator
+    /// (partial · thresholds, errors propagated as eko does). Final files appear whole, then the
+    /// partial is removed; an interrupted combine is finished by running it again. Refuses,
+    /// changing nothing, when a threshold operator is missing.
+    #[command(
+        after_help = "Examples:\n  eko combine all/\n  eko combine --threads 8 --json all/\n  eko inspect all/   (shows which partials can be combined, and with what)"
+    )]
+    Combine(combine_cmd::CombineArgs),
+    /// Remove thresholds.npz once every partial that needs it is combined (refused before,
+    /// unless --force). After combine and clean a store holds exactly its final operators.
+    #[command(after_help = "Examples:\n  eko clean all/\n  eko clean --force all/")]
+    Clean(combine_cmd::CleanArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +59,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args).map_err(Failure::from),
         Command::Merge(args) => store_cmd::run_merge(&args),
         Command::Split(args) => store_cmd::run_split(&args),
+        Command::Combine(args) => combine_cmd::run_combine(&args),
+        Command::Clean(args) => combine_cmd::run_clean(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,113 @@
+//! `eko combine` and `eko clean`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::Failure;
+use eko::combine::{Kernel, clean, combine};
+use eko::store::Store;
+
+/// Arguments of `eko combine`.
+#[derive(clap::Args)]
+pub struct CombineArgs {
+    /// The store: partials and thresholds.npz (as merged from the producing jobs).
+    store: PathBuf,
+    /// Threads for the matrix products (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `eko combine`.
+pub fn run_combine(args: &CombineArgs) -> Result<(), Failure> {
+    let mut store = Store::open(&args.store)?;
+    let kernel = match args.threads {
+        Some(0) => return Err(Failure::Usage("--threads must be at least 1".into())),
+        Some(n) => Kernel::new(n),
+        None => Kernel::all_threads(),
+    };
+    let started = Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let report = combine(&mut store, &kernel, |p| {
+        if terminal {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r\x1b[Kcombine: {}/{} points, last {} ({:.1} s)",
+                p.done,
+                p.total,
+                p.point,
+                started.elapsed().as_secs_f64()
+            );
+            if p.done == p.total {
+                let _ = writeln!(err);
+            }
+        }
+    })?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        println!(
+            "combined {} point(s) in {}: {} multiplied by their thresholds ({} chain(s), {:.2} s; points {:.2} s), {} crossing no threshold promoted as they were, {} finished by an earlier run",
+            report.combined.len() + report.promoted.len() + report.finished_before.len(),
+            args.store.display(),
+            report.combined.len(),
+            report.chains,
+            report.chain_seconds,
+            report.point_seconds,
+            report.promoted.len(),
+            report.finished_before.len(),
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `eko clean`.
+#[derive(clap::Args)]
+pub struct CleanArgs {
+    /// The store.
+    store: PathBuf,
+    /// Remove thresholds.npz even though partials still need it (they can no longer be combined).
+    #[arg(long)]
+    force: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `eko clean`.
+pub fn run_clean(args: &CleanArgs) -> Result<(), Failure> {
+    let mut store = Store::open(&args.store)?;
+    let report = clean(&mut store, args.force)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        println!(
+            "{}: {}{}",
+            args.store.display(),
+            if report.removed_thresholds {
+                "removed thresholds.npz"
+            } else {
+                "no thresholds.npz to remove"
+            },
+            if report.stranded_partials.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} partial(s) can no longer be combined",
+                    report.stranded_partials.len()
+                )
+            }
+        );
+    }
+    Ok(())
+}
