@@ -278,3 +278,131 @@ fn store_commands_fail_with_one_line() {
     let (code, _, _) = run(&[os(&["split"]), vec![d("a"), d("z")]].concat());
     assert_eq!(code, Some(2));
 }
+
+/// A store with thresholds and partials made by the grid manager (synthetic operators).
+fn combinable_store(dir: &std::path::Path, targets: &[(f64, u8)], with_thresholds: bool) {
+    use eko::grid::{Computed, Grid, Task};
+    use eko::store::EvolutionPoint;
+    let targets: Vec<EvolutionPoint> = targets
+        .iter()
+        .map(|(m, n)| EvolutionPoint::new(*m, *n).unwrap())
+        .collect();
+    let grid = Grid::new(common::metadata(4), &targets).unwrap();
+    let synthetic = eko::synthetic::Synthetic::new(eko::store::FLAVOR_BASIS.to_vec(), 4, 1);
+    let producer = |t: &Task| {
+        let op = match t {
+            Task::Threshold(e) => synthetic.edge(e),
+            Task::Partial { segment, .. } => synthetic.segment(segment),
+        };
+        Ok(Computed {
+            operator: op.operator,
+            error: Some(op.error),
+        })
+    };
+    if with_thresholds {
+        grid.run_thresholds(dir, producer).unwrap();
+    }
+    grid.run_partials(dir, &targets, producer).unwrap();
+}
+
+#[test]
+fn inspect_combine_and_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    combinable_store(&store, &[(100.0, 5), (1e5, 6), (10.0, 4)], true);
+    let s = store.clone().into_os_string();
+
+    // inspect shows the plan: text, and JSON with the ordered elements.
+    let (code, text, _) = run(&[os(&["inspect"]), vec![s.clone()]].concat());
+    assert_eq!(code, Some(0));
+    assert!(text.contains("3 of 3 partial(s) can be combined"), "{text}");
+    assert!(
+        text.contains("ready, with error: thresholds.npz/segment_"),
+        "{text}"
+    );
+    let (_, json, _) = run(&[os(&["inspect", "--json"]), vec![s.clone()]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let parts = v["combine"].as_array().unwrap();
+    let six = parts.iter().find(|p| p["nf"] == 6).unwrap();
+    let elements: Vec<&str> = six["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(elements.len(), 5, "{elements:?}");
+    // mu2 as in file names: shortest round-trip decimal (1.65² is 2.7224999999999997).
+    assert!(
+        elements[0].starts_with("thresholds.npz/segment_2.7224999999999997_to_")
+            && elements[0].ends_with("_nf4.npy"),
+        "{elements:?}"
+    );
+    assert!(elements[1].starts_with("thresholds.npz/matching_bottom_"));
+    assert!(elements[3].starts_with("thresholds.npz/matching_top_"));
+    assert_eq!(elements[4], "100000_nf6.part.npy");
+
+    // clean refuses while partials need the thresholds.
+    let (code, _, err) = run(&[os(&["clean"]), vec![s.clone()]].concat());
+    assert_eq!(code, Some(1));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("2 partial(s) still need thresholds.npz"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(&[os(&["combine", "--threads", "2"]), vec![s.clone()]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("combined 3 point(s)"), "{out}");
+    assert!(err.is_empty(), "no progress when not on a terminal: {err}");
+    let (code, out, _) = run(&[os(&["clean", "--json"]), vec![s.clone()]].concat());
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"removed_thresholds\": true"), "{out}");
+    let (_, json, _) = run(&[os(&["inspect", "--json"]), vec![s]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["operators"].as_u64(), v["partials"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert!(v["thresholds"].is_null());
+}
+
+#[test]
+fn combine_and_clean_fail_with_one_line_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    combinable_store(&store, &[(100.0, 5)], false);
+    let before = common::snapshot(&store);
+    let s = store.clone().into_os_string();
+    let missing = dir.path().join("missing").into_os_string();
+    let not_a_store = dir.path().as_os_str().to_os_string();
+    for (args, needle) in [
+        (
+            [os(&["combine"]), vec![s.clone()]].concat(),
+            "missing segment mu2",
+        ),
+        (
+            [os(&["combine"]), vec![missing.clone()]].concat(),
+            "not a libeko store",
+        ),
+        (
+            [os(&["clean"]), vec![not_a_store.clone()]].concat(),
+            "not a libeko store",
+        ),
+        (
+            [os(&["combine", "--threads", "0"]), vec![s.clone()]].concat(),
+            "--threads",
+        ),
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, Some(1), "{args:?}: {out} {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert_eq!(common::snapshot(&store), before);
+    let (_, text, _) = run(&[os(&["inspect"]), vec![s]].concat());
+    assert!(text.contains("0 of 1 partial(s) can be combined"), "{text}");
+    assert!(
+        text.contains("missing in thresholds.npz: segment_"),
+        "{text}"
+    );
+}
