@@ -28,6 +28,7 @@
 mod kernel;
 
 use std::collections::BTreeMap;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use ndarray::{Array4, ArrayView4, Ix4};
@@ -35,6 +36,7 @@ use serde::Serialize;
 
 pub use kernel::{Factor, Kernel, Target};
 
+use crate::atomic::PendingFile;
 use crate::error::{Error, Location, Result};
 use crate::npy::{NpyFileMut, Order};
 use crate::store::{Edge, EvolutionPath, EvolutionPoint, FileKind, Store, Thresholds};
@@ -178,37 +180,78 @@ pub fn combine(
         return Ok(report);
     };
 
-    let mut chain: Option<Chain> = None;
-    for plans in groups.into_values() {
-        let edges = &plans[0].path.thresholds;
-        let started = Instant::now();
-        let next = Chain::build(&thresholds, edges, chain.take(), kernel)?;
-        let with_errors =
-            plans.iter().any(|p| p.has_error) && edges.iter().all(|e| thresholds.has_error(e));
-        let shared = Shared::prepare(&thresholds, &next, with_errors, kernel)?;
-        report.chains += 1;
-        report.chain_seconds += started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        for p in plans {
-            let point = p.path.target;
-            combine_point(store, point, &shared, kernel)?;
-            report.combined.push(point);
+    // Products on this thread; fsync, rename and partial removal on a committer thread, one
+    // point behind, so that the disk works while the next point is computed.
+    let files = store.files();
+    let (to_commit, jobs) = mpsc::sync_channel::<Finished>(1);
+    let (committed, done) = mpsc::channel::<EvolutionPoint>();
+    let outcome = std::thread::scope(|s| -> Result<()> {
+        let committer = s.spawn(move || -> Result<()> {
+            for job in jobs {
+                files.commit(job.point, FileKind::Operator, job.value, job.error)?;
+                files.remove(&job.point, FileKind::Partial)?;
+                let _ = committed.send(job.point);
+            }
+            Ok(())
+        });
+        let computed = (|| -> Result<()> {
+            let mut chain: Option<Chain> = None;
+            for plans in groups.into_values() {
+                let edges = &plans[0].path.thresholds;
+                let started = Instant::now();
+                let next = Chain::build(&thresholds, edges, chain.take(), kernel)?;
+                let with_errors = plans.iter().any(|p| p.has_error)
+                    && edges.iter().all(|e| thresholds.has_error(e));
+                let shared = Shared::prepare(&thresholds, &next, with_errors, kernel)?;
+                report.chains += 1;
+                report.chain_seconds += started.elapsed().as_secs_f64();
+                let started = Instant::now();
+                for p in plans {
+                    let point = p.path.target;
+                    let finished = combine_point(store, point, &shared, kernel)?;
+                    if to_commit.send(finished).is_err() {
+                        return Ok(()); // the committer failed: its error is reported below
+                    }
+                    report.combined.push(point);
+                    while let Ok(point) = done.try_recv() {
+                        tick(point, &mut progress);
+                    }
+                }
+                report.point_seconds += started.elapsed().as_secs_f64();
+                chain = Some(next);
+            }
+            Ok(())
+        })();
+        drop(to_commit);
+        let waited = Instant::now();
+        for point in done.iter() {
             tick(point, &mut progress);
         }
-        report.point_seconds += started.elapsed().as_secs_f64();
-        chain = Some(next);
-    }
-    Ok(report)
+        report.point_seconds += waited.elapsed().as_secs_f64();
+        let committer = committer
+            .join()
+            .expect("the committer thread does not panic");
+        computed.and(committer)
+    });
+    // The committer changed files behind the store's index.
+    store.refresh()?;
+    outcome.map(|()| report)
 }
 
-/// `P · chain` for one point, and its error in eko's order, written to its final files; then the
-/// partial removed.
+/// A computed final operator, in temporary files, for the committer.
+struct Finished {
+    point: EvolutionPoint,
+    value: PendingFile,
+    error: Option<PendingFile>,
+}
+
+/// `P · chain` for one point, and its error in eko's order, written to temporary files.
 fn combine_point(
-    store: &mut Store,
+    store: &Store,
     point: EvolutionPoint,
     shared: &Shared,
     kernel: &Kernel,
-) -> Result<()> {
+) -> Result<Finished> {
     let shape = store.metadata().operator_shape();
     let partial = store.partial(&point)?;
     let partial_error = match &shared.errors {
@@ -238,9 +281,11 @@ fn combine_point(
         &shared.value,
     )?;
     drop((partial, partial_error));
-    let out_error = out_error.map(NpyFileMut::into_pending).transpose()?;
-    store.commit_pending(point, FileKind::Operator, out.into_pending()?, out_error)?;
-    store.remove(&point, FileKind::Partial)
+    Ok(Finished {
+        point,
+        error: out_error.map(NpyFileMut::into_pending).transpose()?,
+        value: out.into_pending()?,
+    })
 }
 
 fn as_4d(view: ndarray::ArrayViewMutD<'_, f64>) -> ndarray::ArrayViewMut4<'_, f64> {

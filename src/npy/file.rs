@@ -291,11 +291,11 @@ impl<T: Element> NpyFileMut<T> {
         self.into_pending()?.commit()
     }
 
-    /// Flushes the data and unmaps it, returning the temporary file for the caller to commit
-    /// (for example together with other files).
+    /// Unmaps the data, returning the temporary file for the caller to commit (for example
+    /// together with other files, or on another thread). No msync here: the data written through
+    /// the map stays in the page cache as the file's dirty pages, and the commit's fsync writes
+    /// them out.
     pub(crate) fn into_pending(self) -> Result<PendingFile> {
-        let location = self.pending.location().clone();
-        self.map.flush().io_context(&location, "msync")?;
         drop(self.map);
         Ok(self.pending)
     }

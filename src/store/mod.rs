@@ -417,37 +417,12 @@ impl Store {
         main_pending: PendingFile,
         error_pending: Option<PendingFile>,
     ) -> Result<()> {
-        let error_kind = main.companion();
         let has_error = error_pending.is_some();
-        let main_path = self.path_of(&point, main);
-        let error_path = self.path_of(&point, error_kind);
-        let _lock = self.lock()?;
-        // The old files are set aside (the point disappears for a moment rather than pairing an
-        // old error with a new operator) and restored if the commit fails.
-        let main_backup = set_aside(&main_path)?;
-        let error_backup = match set_aside(&error_path) {
-            Ok(b) => b,
-            Err(e) => {
-                restore(&main_path, main_backup);
-                return Err(e);
-            }
-        };
-        let committed = error_pending
-            .map_or(Ok(()), PendingFile::commit)
-            .and_then(|()| main_pending.commit());
-        if let Err(e) = committed {
-            let _ = fs::remove_file(&main_path);
-            let _ = fs::remove_file(&error_path);
-            restore(&main_path, main_backup);
-            restore(&error_path, error_backup);
-            return Err(e);
-        }
-        for backup in [main_backup, error_backup].into_iter().flatten() {
-            let _ = fs::remove_file(backup);
-        }
+        self.files()
+            .commit(point, main, main_pending, error_pending)?;
         let files = self.points.entry(point).or_default();
         files.set(main, true);
-        files.set(error_kind, has_error);
+        files.set(main.companion(), has_error);
         Ok(())
     }
 
@@ -522,13 +497,7 @@ impl Store {
         } else {
             main
         };
-        let _lock = self.lock()?;
-        // Main first: a reader may briefly see an orphan error (ignored), never an operator
-        // without its error.
-        remove_if_exists(&self.path_of(point, main))?;
-        remove_if_exists(&self.path_of(point, main.companion()))?;
-        crate::atomic::sync_dir(&self.dir)
-            .io_context(&Location::file(&self.dir), "fsync directory")?;
+        self.files().remove(point, main)?;
         if let Some(files) = self.points.get_mut(point) {
             files.set(main, false);
             files.set(main.companion(), false);
@@ -537,6 +506,42 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Takes the store-wide commit lock (blocking).
+    fn lock(&self) -> Result<CommitLock> {
+        self.files().lock()
+    }
+
+    /// A handle on the store's files that other threads can use to commit and remove.
+    pub(crate) fn files(&self) -> StoreFiles {
+        StoreFiles {
+            dir: self.dir.clone(),
+        }
+    }
+
+    /// A subset of points as one rank-5 array `[point, pid_out, x_out, pid_in, x_in]`. See
+    /// [`Stack`] for when this is a zero-copy view and what the copy costs otherwise.
+    pub fn stack(&self, points: &[EvolutionPoint], kind: FileKind) -> Result<Stack> {
+        let files = points
+            .iter()
+            .map(|p| self.file(p, kind))
+            .collect::<Result<Vec<_>>>()?;
+        Stack::new(&files, self.metadata.operator_shape())
+    }
+}
+
+/// The file operations of a store that need no index: a `Send` handle (for example for a thread
+/// that commits while another computes). The [`Store`] that made it must be
+/// [`refresh`](Store::refresh)ed afterwards to see the changes.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreFiles {
+    dir: PathBuf,
+}
+
+impl StoreFiles {
+    fn path_of(&self, point: &EvolutionPoint, kind: FileKind) -> PathBuf {
+        self.dir.join(kind.file_name(point))
     }
 
     /// Takes the store-wide commit lock (blocking). Filesystems without `flock` support proceed
@@ -557,14 +562,54 @@ impl Store {
         }
     }
 
-    /// A subset of points as one rank-5 array `[point, pid_out, x_out, pid_in, x_in]`. See
-    /// [`Stack`] for when this is a zero-copy view and what the copy costs otherwise.
-    pub fn stack(&self, points: &[EvolutionPoint], kind: FileKind) -> Result<Stack> {
-        let files = points
-            .iter()
-            .map(|p| self.file(p, kind))
-            .collect::<Result<Vec<_>>>()?;
-        Stack::new(&files, self.metadata.operator_shape())
+    /// Commits `point`'s `main` file and its error (or no error), written under temporary
+    /// names: under the store lock, the old files are set aside, the error is renamed into place,
+    /// then the main file. On failure the old files are restored.
+    pub(crate) fn commit(
+        &self,
+        point: EvolutionPoint,
+        main: FileKind,
+        main_pending: PendingFile,
+        error_pending: Option<PendingFile>,
+    ) -> Result<()> {
+        let error_kind = main.companion();
+        let main_path = self.path_of(&point, main);
+        let error_path = self.path_of(&point, error_kind);
+        let _lock = self.lock()?;
+        // The old files are set aside (the point disappears for a moment rather than pairing an
+        // old error with a new operator) and restored if the commit fails.
+        let main_backup = set_aside(&main_path)?;
+        let error_backup = match set_aside(&error_path) {
+            Ok(b) => b,
+            Err(e) => {
+                restore(&main_path, main_backup);
+                return Err(e);
+            }
+        };
+        let committed = error_pending
+            .map_or(Ok(()), PendingFile::commit)
+            .and_then(|()| main_pending.commit());
+        if let Err(e) = committed {
+            let _ = fs::remove_file(&main_path);
+            let _ = fs::remove_file(&error_path);
+            restore(&main_path, main_backup);
+            restore(&error_path, error_backup);
+            return Err(e);
+        }
+        for backup in [main_backup, error_backup].into_iter().flatten() {
+            let _ = fs::remove_file(backup);
+        }
+        Ok(())
+    }
+
+    /// Removes `point`'s `main` file and its error, under the store lock.
+    pub(crate) fn remove(&self, point: &EvolutionPoint, main: FileKind) -> Result<()> {
+        let _lock = self.lock()?;
+        // Main first: a reader may briefly see an orphan error (ignored), never an operator
+        // without its error.
+        remove_if_exists(&self.path_of(point, main))?;
+        remove_if_exists(&self.path_of(point, main.companion()))?;
+        crate::atomic::sync_dir(&self.dir).io_context(&Location::file(&self.dir), "fsync directory")
     }
 }
 
