@@ -59,23 +59,15 @@ impl PartPlan {
     pub fn combinable(&self) -> bool {
         self.missing.is_empty()
     }
-
-    /// Whether the final operator will have an error (the partial and every threshold operator
-    /// on the path have one).
-    pub fn final_has_error(&self, thresholds: Option<&Thresholds>) -> bool {
-        self.has_error
-            && self
-                .path
-                .thresholds
-                .iter()
-                .all(|e| thresholds.is_some_and(|t| t.has_error(e)))
-    }
 }
 
 /// Every partial of `store` with its path and what is missing for it. Fails only when a point has
 /// no path at all (a matching scale the store lacks).
 pub fn plan(store: &Store) -> Result<Vec<PartPlan>> {
-    let thresholds = store.thresholds()?;
+    plan_with(store, store.thresholds()?.as_ref())
+}
+
+fn plan_with(store: &Store, thresholds: Option<&Thresholds>) -> Result<Vec<PartPlan>> {
     let metadata = store.metadata();
     store
         .points_with(FileKind::Partial)
@@ -84,7 +76,7 @@ pub fn plan(store: &Store) -> Result<Vec<PartPlan>> {
             let missing = path
                 .thresholds
                 .iter()
-                .filter(|e| !thresholds.as_ref().is_some_and(|t| t.contains(e)))
+                .filter(|e| !thresholds.is_some_and(|t| t.contains(e)))
                 .copied()
                 .collect();
             let files = store.files_of(&point);
@@ -133,8 +125,8 @@ pub fn combine(
     kernel: &Kernel,
     mut progress: impl FnMut(Progress),
 ) -> Result<CombineReport> {
-    let plans = plan(store)?;
     let thresholds = store.thresholds()?;
+    let plans = plan_with(store, thresholds.as_ref())?;
     if let Some(p) = plans.iter().find(|p| !p.finished && !p.combinable()) {
         let edge = p.missing[0];
         return Err(Error::MissingEdge {
