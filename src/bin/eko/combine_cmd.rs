@@ -48,10 +48,7 @@ pub fn run_combine(args: &CombineArgs) -> Result<(), Failure> {
         }
     })?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        );
+        crate::print_json(&report);
     } else {
         println!(
             "combined {} point(s) in {}: {} multiplied by their thresholds ({} chain(s), {:.2} s; points {:.2} s), {} crossing no threshold promoted as they were, {} finished by an earlier run",
@@ -86,10 +83,7 @@ pub fn run_clean(args: &CleanArgs) -> Result<(), Failure> {
     let mut store = Store::open(&args.store)?;
     let report = clean(&mut store, args.force)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        );
+        crate::print_json(&report);
     } else {
         println!(
             "{}: {}{}",

@@ -95,6 +95,14 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// Prints a report as pretty JSON on stdout.
+pub fn print_json(report: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(report).expect("reports serialize")
+    );
+}
+
 /// Error messages are printed on one line.
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -74,10 +74,7 @@ pub fn run_merge(args: &MergeArgs) -> Result<(), Failure> {
     };
     let report = merge(&args.dest, &sources, options)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        );
+        crate::print_json(&report);
     } else {
         let store = Store::open(&args.dest)?;
         println!(
@@ -172,10 +169,7 @@ pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
         args.dests.iter().cloned().zip(groups).collect();
     let report = split(&args.source, &parts, args.transfer.transfer())?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        );
+        crate::print_json(&report);
     } else {
         for ((dir, _), n) in parts.iter().zip(&report.points) {
             println!("{}: {n} point(s)", dir.display());
