@@ -160,10 +160,7 @@ fn run(label: &str, producer: impl FnMut(&Task) -> Result<Computed, ProducerErro
 fn main() {
     let synthetic = Synthetic::new(FLAVOR_BASIS.to_vec(), N_X, 7);
     run("structured (synthetic) operators", move |task: &Task| {
-        let op = match task {
-            Task::Threshold(e) => synthetic.edge(e),
-            Task::Partial { segment, .. } => synthetic.segment(segment),
-        };
+        let op = synthetic.task(task);
         Ok(Computed {
             operator: op.operator,
             error: None,

@@ -63,10 +63,7 @@ fn grid() -> eko::Result<Grid> {
 fn producer() -> impl FnMut(&Task) -> Result<Computed, ProducerError> {
     let synthetic = Synthetic::new(FLAVOR_BASIS.to_vec(), N_X, 2026);
     move |task| {
-        let op = match task {
-            Task::Threshold(edge) => synthetic.edge(edge),
-            Task::Partial { segment, .. } => synthetic.segment(segment),
-        };
+        let op = synthetic.task(task);
         Ok(Computed {
             operator: op.operator,
             error: Some(op.error),

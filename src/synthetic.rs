@@ -14,6 +14,7 @@
 
 use ndarray::Array4;
 
+use crate::grid::Task;
 use crate::store::{Edge, Matching, Segment};
 
 /// Lower bandwidth of the x-space blocks (interpolation degree).
@@ -57,6 +58,14 @@ impl Synthetic {
     /// A generator for `pids` and `n_x` x points.
     pub fn new(pids: Vec<i32>, n_x: usize, seed: u64) -> Self {
         Synthetic { pids, n_x, seed }
+    }
+
+    /// The operator a grid manager's task asks for: a threshold edge, or a partial's segment.
+    pub fn task(&self, task: &Task) -> SyntheticOperator {
+        match task {
+            Task::Threshold(edge) => self.edge(edge),
+            Task::Partial { segment, .. } => self.segment(segment),
+        }
     }
 
     /// The operator of an edge (segment or matching).

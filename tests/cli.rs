@@ -290,10 +290,7 @@ fn combinable_store(dir: &std::path::Path, targets: &[(f64, u8)], with_threshold
     let grid = Grid::new(common::metadata(4), &targets).unwrap();
     let synthetic = eko::synthetic::Synthetic::new(eko::store::FLAVOR_BASIS.to_vec(), 4, 1);
     let producer = |t: &Task| {
-        let op = match t {
-            Task::Threshold(e) => synthetic.edge(e),
-            Task::Partial { segment, .. } => synthetic.segment(segment),
-        };
+        let op = synthetic.task(t);
         Ok(Computed {
             operator: op.operator,
             error: Some(op.error),

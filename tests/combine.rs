@@ -42,10 +42,7 @@ fn producer(
 ) -> impl FnMut(&Task) -> Result<Computed, ProducerError> + Clone {
     let synthetic = Synthetic::new(eko::store::FLAVOR_BASIS.to_vec(), n_x, 42);
     move |task: &Task| {
-        let op = match task {
-            Task::Threshold(edge) => synthetic.edge(edge),
-            Task::Partial { segment, .. } => synthetic.segment(segment),
-        };
+        let op = synthetic.task(task);
         Ok(Computed {
             operator: op.operator,
             error: errors.then_some(op.error),

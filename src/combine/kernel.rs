@@ -253,11 +253,6 @@ pub struct Factor {
 }
 
 impl Factor {
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.data.len() * size_of::<f64>() + self.nonzero.len()
-    }
-
     fn new(op: ArrayView4<'_, f64>, tile_x: usize, map: impl Fn(f64) -> f64) -> Self {
         let (np, nx) = (op.shape()[0], op.shape()[1]);
         let n = np * nx;

@@ -372,12 +372,12 @@ struct ErrorFactors {
 
 impl ErrorFactors {
     fn prepare(thresholds: &Thresholds, edges: &[Edge], kernel: &Kernel) -> Result<Self> {
-        // T_1 .. T_m: the edges from the target side.
-        let t: Vec<Edge> = edges.iter().rev().copied().collect();
-        let m = t.len();
-        let mut b_rev = Vec::with_capacity(m);
+        // T_1 .. T_m are the edges from the target side: walk them from T_m (the first edge
+        // applied) back to T_1, building A_j and B_j, and keep T_1 .. T_{m-1} as factors.
+        let mut b_rev = Vec::with_capacity(edges.len());
+        let mut steps_rev = Vec::with_capacity(edges.len());
         let mut a: Option<Array4<f64>> = None;
-        for edge in t.iter().rev() {
+        for edge in edges {
             let value = thresholds.operator(edge)?;
             let error = thresholds
                 .error(edge)?
@@ -385,6 +385,7 @@ impl ErrorFactors {
             let (b_j, a_j) = match &a {
                 None => (error.mapv(f64::abs), value.mapv(f64::abs)),
                 Some(a_next) => {
+                    steps_rev.push(kernel.factor(value.view()));
                     let right = kernel.factor(a_next.view());
                     let mut b_j = Array4::zeros(a_next.raw_dim());
                     let mut a_j = Array4::zeros(a_next.raw_dim());
@@ -405,13 +406,10 @@ impl ErrorFactors {
             a = Some(a_j);
         }
         let a1 = a.expect("a chain has at least one edge");
-        let steps = t[..m - 1]
-            .iter()
-            .map(|e| Ok(kernel.factor(thresholds.operator(e)?.view())))
-            .collect::<Result<_>>()?;
         b_rev.reverse();
+        steps_rev.reverse();
         Ok(ErrorFactors {
-            steps,
+            steps: steps_rev,
             a1: kernel.factor(a1.view()),
             b: b_rev,
         })
