@@ -29,6 +29,13 @@ pub(crate) fn map_new_file(file: &File, location: &Location) -> Result<MmapMut> 
     unsafe { MmapMut::map_mut(file) }.io_context(location, "mmap")
 }
 
+/// Turns a writable map of a file this process created into a read-only map of the same pages,
+/// at the same address (`mprotect`): writes through old pointers fault instead of changing a file
+/// that has been committed.
+pub(crate) fn seal(map: MmapMut, location: &Location) -> Result<Mmap> {
+    map.make_read_only().io_context(location, "mprotect")
+}
+
 /// The system's page size.
 pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.

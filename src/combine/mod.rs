@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::Instant;
 
-use ndarray::{Array4, ArrayView4, Ix4};
+use ndarray::{Array4, ArrayView4, CowArray, Ix4};
 use serde::Serialize;
 
 pub use kernel::{Factor, Kernel, Target};
@@ -151,7 +151,7 @@ pub fn combine(
     // Leftovers of an interrupted run, then points that need no product.
     // Points sharing a chain have the same nf; forward chains in growing length, then backward
     // ones, so that each chain extends the one before.
-    let origin_nf = store.metadata().origin.nf;
+    let origin = store.metadata().origin;
     let mut groups: BTreeMap<(bool, u8), Vec<PartPlan>> = BTreeMap::new();
     for p in plans {
         let point = p.path.target;
@@ -164,8 +164,10 @@ pub fn combine(
             report.promoted.push(point);
             tick(point, &mut progress);
         } else {
-            let key = (point.nf < origin_nf, point.nf.abs_diff(origin_nf));
-            groups.entry(key).or_default().push(p);
+            groups
+                .entry(chain_group(origin, point))
+                .or_default()
+                .push(p);
         }
     }
     let Some(thresholds) = thresholds else {
@@ -230,6 +232,59 @@ pub fn combine(
     outcome.map(|()| report)
 }
 
+/// Where combine reads threshold operators: a store's `thresholds.npz`, or (through the C ABI) a
+/// host's buffers.
+pub(crate) trait ThresholdOperators {
+    /// The operator of `edge`.
+    fn operator(&self, edge: &Edge) -> Result<CowArray<'_, f64, Ix4>>;
+    /// The error of `edge`, if it has one.
+    fn error(&self, edge: &Edge) -> Result<Option<CowArray<'_, f64, Ix4>>>;
+}
+
+impl ThresholdOperators for Thresholds {
+    fn operator(&self, edge: &Edge) -> Result<CowArray<'_, f64, Ix4>> {
+        Thresholds::operator(self, edge)
+    }
+    fn error(&self, edge: &Edge) -> Result<Option<CowArray<'_, f64, Ix4>>> {
+        Thresholds::error(self, edge)
+    }
+}
+
+/// Groups points by the chain they share: points sharing a chain have the same nf; forward
+/// chains in growing length, then backward ones, so that each chain extends the one before.
+pub(crate) fn chain_group(origin: EvolutionPoint, point: EvolutionPoint) -> (bool, u8) {
+    (point.nf < origin.nf, point.nf.abs_diff(origin.nf))
+}
+
+/// A partial's value and error, and where the final's value and error go.
+pub(crate) struct PointProduct<'a> {
+    /// The partial; `None` when `value` is [`Target::InPlace`] over it.
+    pub partial: Option<ArrayView4<'a, f64>>,
+    /// Where the final's value goes.
+    pub value: Target<'a>,
+    /// The partial's error (`Separate`) or its memory to overwrite (`InPlace`) with the final's
+    /// error; `None` when the final has no error.
+    pub error: Option<Target<'a>>,
+}
+
+/// Computes one point's final value and error: the error first, since it reads the partial's
+/// value, which an in-place value overwrites.
+pub(crate) fn multiply_point(
+    product: PointProduct<'_>,
+    shared: &Shared,
+    kernel: &Kernel,
+) -> Result<()> {
+    if let (Some(target), Some(errors)) = (product.error, &shared.errors) {
+        let partial = match (&product.partial, &product.value) {
+            (Some(p), _) => p.view(),
+            (None, Target::InPlace(v)) => v.view(),
+            (None, Target::Separate { left, .. }) => left.view(),
+        };
+        errors.propagate(partial, target, kernel)?;
+    }
+    kernel.multiply(product.value, &shared.value)
+}
+
 /// A computed final operator, in temporary files, for the committer.
 struct Finished {
     point: EvolutionPoint,
@@ -252,25 +307,27 @@ fn combine_point(
     };
     let create = |kind| NpyFileMut::<f64>::create(store.path_of(&point, kind), &shape, Order::C);
     let mut out = create(FileKind::Operator)?;
-    let out_error = match (&partial_error, &shared.errors) {
-        (Some(pe), Some(errors)) => {
-            let mut out_error = create(FileKind::OperatorError)?;
-            errors.propagate(
-                partial.view(),
-                pe.view(),
-                as_4d(out_error.view_mut()),
-                kernel,
-            )?;
-            Some(out_error)
-        }
+    let mut out_error = match (&partial_error, &shared.errors) {
+        (Some(_), Some(_)) => Some(create(FileKind::OperatorError)?),
         _ => None,
     };
-    kernel.multiply(
-        Target::Separate {
-            left: partial.view(),
-            out: as_4d(out.view_mut()),
+    multiply_point(
+        PointProduct {
+            partial: Some(partial.view()),
+            value: Target::Separate {
+                left: partial.view(),
+                out: as_4d(out.view_mut()),
+            },
+            error: match (&partial_error, &mut out_error) {
+                (Some(pe), Some(oe)) => Some(Target::Separate {
+                    left: pe.view(),
+                    out: as_4d(oe.view_mut()),
+                }),
+                _ => None,
+            },
         },
-        &shared.value,
+        shared,
+        kernel,
     )?;
     drop((partial, partial_error));
     Ok(Finished {
@@ -286,15 +343,15 @@ fn as_4d(view: ndarray::ArrayViewMutD<'_, f64>) -> ndarray::ArrayViewMut4<'_, f6
 }
 
 /// The product of a path's threshold operators, `M_k · E_k · ... · M_1 · E_1`.
-struct Chain {
+pub(crate) struct Chain {
     edges: Vec<Edge>,
     value: Array4<f64>,
 }
 
 impl Chain {
     /// The chain of `edges`, extending `previous` when it is a prefix.
-    fn build(
-        thresholds: &Thresholds,
+    pub(crate) fn build(
+        thresholds: &dyn ThresholdOperators,
         edges: &[Edge],
         previous: Option<Chain>,
         kernel: &Kernel,
@@ -331,14 +388,14 @@ impl Chain {
 
 /// What every point of one chain uses: the chain as a right factor and, with errors, the factors
 /// of eko's error propagation.
-struct Shared {
+pub(crate) struct Shared {
     value: Factor,
     errors: Option<ErrorFactors>,
 }
 
 impl Shared {
-    fn prepare(
-        thresholds: &Thresholds,
+    pub(crate) fn prepare(
+        thresholds: &dyn ThresholdOperators,
         chain: &Chain,
         with_errors: bool,
         kernel: &Kernel,
@@ -371,7 +428,11 @@ struct ErrorFactors {
 }
 
 impl ErrorFactors {
-    fn prepare(thresholds: &Thresholds, edges: &[Edge], kernel: &Kernel) -> Result<Self> {
+    fn prepare(
+        thresholds: &dyn ThresholdOperators,
+        edges: &[Edge],
+        kernel: &Kernel,
+    ) -> Result<Self> {
         // T_1 .. T_m are the edges from the target side: walk them from T_m (the first edge
         // applied) back to T_1, building A_j and B_j, and keep T_1 .. T_{m-1} as factors.
         let mut b_rev = Vec::with_capacity(edges.len());
@@ -415,12 +476,12 @@ impl ErrorFactors {
         })
     }
 
-    /// Writes the error of `partial · chain` into `out`.
+    /// Writes the error of `partial · chain` into `target`, whose left factor is the partial's
+    /// error (read from `left`, or overwritten in place).
     fn propagate(
         &self,
         partial: ArrayView4<'_, f64>,
-        partial_error: ArrayView4<'_, f64>,
-        out: ndarray::ArrayViewMut4<'_, f64>,
+        target: Target<'_>,
         kernel: &Kernel,
     ) -> Result<()> {
         let mut v: Vec<Array4<f64>> = Vec::with_capacity(self.steps.len());
@@ -440,14 +501,7 @@ impl ErrorFactors {
             .chain(v.iter().map(|x| x.view()))
             .zip(&self.b)
             .collect();
-        kernel.multiply_abs_sum(
-            Target::Separate {
-                left: partial_error,
-                out,
-            },
-            &self.a1,
-            &terms,
-        )
+        kernel.multiply_abs_sum(target, &self.a1, &terms)
     }
 }
 

@@ -291,6 +291,19 @@ impl<T: Element> NpyFileMut<T> {
         self.into_pending()?.commit()
     }
 
+    /// The first element of the data, for a host that fills the file through a pointer.
+    pub(crate) fn data_ptr(&mut self) -> *mut T {
+        self.view_mut().as_mut_ptr()
+    }
+
+    /// Makes the map read-only (same address) and returns it with the data's byte offset and
+    /// the temporary file for the caller to commit. Pointers into the data stay valid for reading
+    /// while the map lives; the commit's fsync writes the pages out.
+    pub(crate) fn into_sealed(self) -> Result<(Mmap, usize, PendingFile)> {
+        let map = crate::map::seal(self.map, self.pending.location())?;
+        Ok((map, self.header.data_offset, self.pending))
+    }
+
     /// Unmaps the data, returning the temporary file for the caller to commit (for example
     /// together with other files, or on another thread). No msync here: the data written through
     /// the map stays in the page cache as the file's dirty pages, and the commit's fsync writes

@@ -1,0 +1,539 @@
+//! Stores from C: open one and view its operators in place; merge, split, combine and clean
+//! store directories.
+
+use std::collections::HashMap;
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use ndarray::{Array4, ArrayView4};
+
+use super::dataset::{
+    EKO_LAYOUT_C, EKO_LAYOUT_FORTRAN, edge_between, is_error, kernel, kind, matching_of, point,
+};
+use super::status::*;
+use crate::combine;
+use crate::store::{
+    self, EvolutionPoint, FileKind, MergeOptions, OnConflict, OperatorFile, Store, Thresholds,
+    Transfer,
+};
+
+/// The point has a final operator (`{mu2}_nf{nf}.npy`).
+pub const EKO_FILE_OPERATOR: i32 = 1;
+/// The final operator has an error.
+pub const EKO_FILE_OPERATOR_ERROR: i32 = 2;
+/// The point has a partial (`{mu2}_nf{nf}.part.npy`).
+pub const EKO_FILE_PARTIAL: i32 = 4;
+/// The partial has an error.
+pub const EKO_FILE_PARTIAL_ERROR: i32 = 8;
+
+/// A merge refuses points two stores hold with different data.
+pub const EKO_ON_CONFLICT_ERROR: i32 = 1;
+/// A merge keeps the destination's (or the earlier source's) data.
+pub const EKO_ON_CONFLICT_KEEP_DESTINATION: i32 = 2;
+/// A merge takes the later source's data.
+pub const EKO_ON_CONFLICT_TAKE_SOURCE: i32 = 3;
+
+/// Files are hard-linked (copied across filesystems); sources keep theirs.
+pub const EKO_TRANSFER_LINK: i32 = 1;
+/// Files leave the sources.
+pub const EKO_TRANSFER_MOVE: i32 = 2;
+/// Files are copied.
+pub const EKO_TRANSFER_COPY: i32 = 3;
+
+/// An operator viewed in place, read-only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct EKO_View {
+    /// The element `[0][0][0][0]`. Valid until the store is destroyed; never to be written.
+    pub data: *const f64,
+    /// `(n_pid, n_x, n_pid, n_x)`: `[pid_out, x_out, pid_in, x_in]`.
+    pub shape: [i64; 4],
+    /// Distance in elements between neighbours along each axis: element `(a, i, b, j)` is at
+    /// `data[a*strides[0] + i*strides[1] + b*strides[2] + j*strides[3]]`.
+    pub strides: [i64; 4],
+    /// `EKO_LAYOUT_C` or `EKO_LAYOUT_FORTRAN`: the order the elements are contiguous in (as the
+    /// file has them).
+    pub layout: i32,
+}
+
+/// An open store: its index, and the files mapped for views so far. Made by `EKO_store_open`,
+/// freed by `EKO_store_destroy`. Views may be taken from several threads at once (each with its
+/// own handle).
+pub struct EKO_Store {
+    store: Store,
+    thresholds: Option<Thresholds>,
+    files: Mutex<HashMap<(EvolutionPoint, FileKind), OperatorFile>>,
+    copies: Mutex<Vec<Array4<f64>>>,
+}
+
+fn view_of(array: ArrayView4<'_, f64>) -> EKO_View {
+    let strides = array.strides();
+    EKO_View {
+        data: array.as_ptr(),
+        shape: [0, 1, 2, 3].map(|i| array.shape()[i] as i64),
+        strides: [0, 1, 2, 3].map(|i| strides[i] as i64),
+        layout: if array.is_standard_layout() {
+            EKO_LAYOUT_C
+        } else {
+            EKO_LAYOUT_FORTRAN
+        },
+    }
+}
+
+/// Opens the store in directory `dir` (NUL-terminated UTF-8), mapping nothing but
+/// `thresholds.npz`'s directory until views are asked for. On success `*store` receives it.
+///
+/// # Safety
+/// `handle` NULL or live; `dir` NULL or a NUL-terminated string; `store` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_open(
+    handle: *mut EKO_Handle,
+    dir: *const c_char,
+    store: *mut *mut EKO_Store,
+) -> i32 {
+    call(handle, || {
+        let out_ptr = out(store, "store")?;
+        let opened = Store::open(text(dir, "dir")?)?;
+        let thresholds = opened.thresholds()?;
+        put(
+            out_ptr,
+            Box::into_raw(Box::new(EKO_Store {
+                store: opened,
+                thresholds,
+                files: Mutex::default(),
+                copies: Mutex::default(),
+            })),
+        );
+        Ok(())
+    })
+}
+
+/// Frees a store; NULL is accepted. Every view taken from it becomes invalid.
+///
+/// # Safety
+/// `store` NULL or live, used by no other thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_destroy(store: *mut EKO_Store) {
+    if !store.is_null() {
+        // SAFETY: a pointer from EKO_store_open (a Box), not yet destroyed.
+        drop(unsafe { Box::from_raw(store) });
+    }
+}
+
+/// The grid's size: `*n_pid` flavours, `*n_x` x values.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; out-parameters NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_grid(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    n_pid: *mut i32,
+    n_x: *mut i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let (p, x) = (out(n_pid, "n_pid")?, out(n_x, "n_x")?);
+        let m = s.store.metadata();
+        put(p, m.pids.len() as i32);
+        put(x, m.xgrid.len() as i32);
+        Ok(())
+    })
+}
+
+/// Copies the grid's flavour ids into `pids`, which holds `n_pid` elements (exactly the grid's
+/// count, else `EKO_ERROR_BAD_SHAPE`).
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `pids` NULL or writable for `n_pid` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_pids(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    pids: *mut i32,
+    n_pid: i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        copy_out(&s.store.metadata().pids, pids, n_pid, "pids")
+    })
+}
+
+/// Copies the x grid into `xgrid`, which holds `n_x` elements (exactly the grid's count).
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `xgrid` NULL or writable for `n_x` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_xgrid(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    xgrid: *mut f64,
+    n_x: i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        copy_out(&s.store.metadata().xgrid, xgrid, n_x, "xgrid")
+    })
+}
+
+fn copy_out<T: Copy>(values: &[T], dst: *mut T, n: i32, name: &str) -> Outcome {
+    let dst = out(dst, name)?;
+    if usize::try_from(n).ok() != Some(values.len()) {
+        return Err(Failure::new(
+            EKO_ERROR_BAD_SHAPE,
+            format!("{name} holds {n} elements; the store has {}", values.len()),
+        ));
+    }
+    if !(dst as usize).is_multiple_of(std::mem::align_of::<T>()) {
+        return Err(Failure::new(
+            EKO_ERROR_MISALIGNED,
+            format!("{name} is not aligned for its element type"),
+        ));
+    }
+    // SAFETY: not NULL, aligned, and the caller guarantees `n` writable elements, which is
+    // `values.len()`; the store's memory and the caller's do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len()) };
+    Ok(())
+}
+
+/// The origin of every evolution: `*mu2` (GeV²), `*nf`.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; out-parameters NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_origin(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    mu2: *mut f64,
+    nf: *mut i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let (m, n) = (out(mu2, "mu2")?, out(nf, "nf")?);
+        let origin = s.store.metadata().origin;
+        put(m, origin.mu2);
+        put(n, i32::from(origin.nf));
+        Ok(())
+    })
+}
+
+/// The matching scale of `quark` (`EKO_QUARK_CHARM`, `_BOTTOM`, `_TOP`): `*present` is 1 and
+/// `*mu2` the scale, or `*present` is 0 and `*mu2` 0 when the store has none.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; out-parameters NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_matching(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    quark: i32,
+    mu2: *mut f64,
+    present: *mut i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let (m, p) = (out(mu2, "mu2")?, out(present, "present")?);
+        let mut scales = s.store.metadata().matching;
+        let scale = *matching_of(&mut scales, quark)?;
+        put(m, scale.unwrap_or(0.0));
+        put(p, i32::from(scale.is_some()));
+        Ok(())
+    })
+}
+
+/// The number of evolution points with files in the store (as of `EKO_store_open`).
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `count` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_point_count(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    count: *mut i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let c = out(count, "count")?;
+        put(c, s.store.points().count() as i32);
+        Ok(())
+    })
+}
+
+/// Point `index` (0 ≤ index < `EKO_store_point_count`, ordered by mu2 then nf): `*mu2`, `*nf`,
+/// and in `*files` the `EKO_FILE_*` bits of the files it has.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; out-parameters NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_point(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    index: i32,
+    mu2: *mut f64,
+    nf: *mut i32,
+    files: *mut i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let outs = (out(mu2, "mu2")?, out(nf, "nf")?, out(files, "files")?);
+        let n = s.store.points().count();
+        let (point, kinds) = usize::try_from(index)
+            .ok()
+            .and_then(|i| s.store.points().nth(i))
+            .ok_or_else(|| {
+                Failure::invalid(format!("index {index} is not below the {n} points"))
+            })?;
+        let bits = [
+            (FileKind::Operator, EKO_FILE_OPERATOR),
+            (FileKind::OperatorError, EKO_FILE_OPERATOR_ERROR),
+            (FileKind::Partial, EKO_FILE_PARTIAL),
+            (FileKind::PartialError, EKO_FILE_PARTIAL_ERROR),
+        ]
+        .iter()
+        .filter(|(k, _)| kinds.has(*k))
+        .fold(0, |acc, (_, bit)| acc | bit);
+        put(outs.0, point.mu2);
+        put(outs.1, i32::from(point.nf));
+        put(outs.2, bits);
+        Ok(())
+    })
+}
+
+/// Views the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s `kind`
+/// (`EKO_KIND_OPERATOR` or `EKO_KIND_PARTIAL`) in place: no copy, the file is mapped and read
+/// only where touched. `*view` receives the pointer, shape and strides, valid until
+/// `EKO_store_destroy`. `EKO_ERROR_NOT_FOUND` when the store has no such file. The file must not
+/// be modified in place while viewed (libeko never does: it replaces files by renaming).
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `view` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_view(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    kind: i32,
+    mu2: f64,
+    nf: i32,
+    attribute: i32,
+    view: *mut EKO_View,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let out_ptr = out(view, "view")?;
+        let point = point(mu2, nf)?;
+        let main = self::kind(kind)?;
+        let file_kind = if is_error(attribute)? {
+            main.companion()
+        } else {
+            main
+        };
+        let mut files = s.files.lock().unwrap_or_else(|e| e.into_inner());
+        let file = match files.entry((point, file_kind)) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s.store.file(&point, file_kind)?)
+            }
+        };
+        // The map lives in `s.files` until the store is destroyed: the pointer stays valid.
+        put(out_ptr, view_of(file.view()));
+        Ok(())
+    })
+}
+
+/// Views a threshold element of the store's `thresholds.npz` (from (`from_mu2`, `from_nf`) to
+/// (`to_mu2`, `to_nf`), as in `EKO_dataset_add_threshold`) in place when the archive stores it
+/// aligned (libeko's archives do), else as a copy kept with the store. Validity as in
+/// `EKO_store_view`; `EKO_ERROR_NOT_FOUND` when the store has no such element.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `view` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_threshold_view(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    from_mu2: f64,
+    from_nf: i32,
+    to_mu2: f64,
+    to_nf: i32,
+    attribute: i32,
+    view: *mut EKO_View,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let out_ptr = out(view, "view")?;
+        let error = is_error(attribute)?;
+        let (from, to) = (point(from_mu2, from_nf)?, point(to_mu2, to_nf)?);
+        let edge = edge_between(&s.store.metadata().matching, from, to)?;
+        let not_found = |what: &str| {
+            Failure::new(
+                EKO_ERROR_NOT_FOUND,
+                format!(
+                    "{}: no {what} for the threshold element from {from} to {to}",
+                    s.store.thresholds_path().display()
+                ),
+            )
+        };
+        let Some(thresholds) = &s.thresholds else {
+            return Err(not_found("thresholds.npz"));
+        };
+        if !thresholds.contains(&edge) {
+            return Err(not_found("operator"));
+        }
+        let array = if error {
+            thresholds.error(&edge)?.ok_or_else(|| not_found("error"))?
+        } else {
+            thresholds.operator(&edge)?
+        };
+        let result = if array.is_view() {
+            // A view into the archive's map, which lives as long as the store.
+            view_of(array.view())
+        } else {
+            let owned = array.into_owned();
+            let v = view_of(owned.view());
+            // The copy's heap buffer does not move when the array is moved into the list.
+            s.copies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(owned);
+            v
+        };
+        put(out_ptr, result);
+        Ok(())
+    })
+}
+
+/// Combines every partial of the store in `dir` into its final operator, on `threads` threads
+/// (0: one per core), as `eko combine` does: checked first (`EKO_ERROR_MISSING_THRESHOLD`),
+/// each final committed atomically, resumable after an interruption.
+///
+/// # Safety
+/// `handle` NULL or live; `dir` NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_combine(
+    handle: *mut EKO_Handle,
+    dir: *const c_char,
+    threads: i32,
+) -> i32 {
+    call(handle, || {
+        let mut store = Store::open(text(dir, "dir")?)?;
+        combine::combine(&mut store, &kernel(threads)?, |_| {})?;
+        Ok(())
+    })
+}
+
+/// Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
+/// partials still need it, unless `force` is non-zero.
+///
+/// # Safety
+/// `handle` NULL or live; `dir` NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_clean(
+    handle: *mut EKO_Handle,
+    dir: *const c_char,
+    force: i32,
+) -> i32 {
+    call(handle, || {
+        let mut store = Store::open(text(dir, "dir")?)?;
+        combine::clean(&mut store, force != 0)?;
+        Ok(())
+    })
+}
+
+fn paths(list: *const *const c_char, n: i32, name: &str) -> Outcome<Vec<PathBuf>> {
+    let items = slice(list, count(n.into(), &format!("n_{name}"), false)?, name)?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| text(p, &format!("{name}[{i}]")).map(PathBuf::from))
+        .collect()
+}
+
+fn transfer(transfer: i32) -> Outcome<Transfer> {
+    match transfer {
+        EKO_TRANSFER_LINK => Ok(Transfer::Link),
+        EKO_TRANSFER_MOVE => Ok(Transfer::Move),
+        EKO_TRANSFER_COPY => Ok(Transfer::Copy),
+        other => Err(Failure::invalid(format!(
+            "transfer {other} is not EKO_TRANSFER_LINK (1), _MOVE (2) or _COPY (3)"
+        ))),
+    }
+}
+
+/// Merges the `n_sources` stores `sources` into the store `dest` (created if missing), as
+/// `eko merge` does: metadata must agree (`EKO_ERROR_INCOMPATIBLE`); a point two stores hold
+/// with different data follows `on_conflict` (`EKO_ON_CONFLICT_*`); files move by `transfer`
+/// (`EKO_TRANSFER_*`). All or nothing: on failure `dest` is as it was.
+///
+/// # Safety
+/// `handle` NULL or live; `dest` and each of the `n_sources` strings of `sources`
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_merge(
+    handle: *mut EKO_Handle,
+    dest: *const c_char,
+    sources: *const *const c_char,
+    n_sources: i32,
+    on_conflict: i32,
+    transfer: i32,
+) -> i32 {
+    call(handle, || {
+        let dest = PathBuf::from(text(dest, "dest")?);
+        let sources = paths(sources, n_sources, "sources")?;
+        let on_conflict = match on_conflict {
+            EKO_ON_CONFLICT_ERROR => OnConflict::Error,
+            EKO_ON_CONFLICT_KEEP_DESTINATION => OnConflict::KeepDestination,
+            EKO_ON_CONFLICT_TAKE_SOURCE => OnConflict::TakeSource,
+            other => {
+                return Err(Failure::invalid(format!(
+                    "on_conflict {other} is not EKO_ON_CONFLICT_ERROR (1), _KEEP_DESTINATION \
+                     (2) or _TAKE_SOURCE (3)"
+                )));
+            }
+        };
+        let options = MergeOptions {
+            transfer: self::transfer(transfer)?,
+            on_conflict,
+        };
+        let refs: Vec<&std::path::Path> = sources.iter().map(PathBuf::as_path).collect();
+        store::merge(&dest, &refs, options)?;
+        Ok(())
+    })
+}
+
+/// Splits the store `source` into `n_dests` new stores `dests` (missing or empty directories) by
+/// mu2: part `i` gets the points with `boundaries[i-1] <= mu2 < boundaries[i]`, from the
+/// `n_dests - 1` increasing `boundaries`; each part gets the metadata and `thresholds.npz`.
+/// Files move by `transfer` (`EKO_TRANSFER_*`).
+///
+/// # Safety
+/// `handle` NULL or live; `source` and each of the `n_dests` strings of `dests` NUL-terminated;
+/// `boundaries` readable for `n_dests - 1` doubles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_split(
+    handle: *mut EKO_Handle,
+    source: *const c_char,
+    dests: *const *const c_char,
+    n_dests: i32,
+    boundaries: *const f64,
+    transfer: i32,
+) -> i32 {
+    call(handle, || {
+        let source = PathBuf::from(text(source, "source")?);
+        let dests = paths(dests, n_dests, "dests")?;
+        let boundaries = slice(boundaries, dests.len() - 1, "boundaries")?;
+        if boundaries.windows(2).any(|w| w[0] >= w[1]) || boundaries.iter().any(|b| !b.is_finite())
+        {
+            return Err(Failure::invalid(
+                "boundaries must be finite and strictly increasing",
+            ));
+        }
+        let transfer = self::transfer(transfer)?;
+        let opened = Store::open(&source)?;
+        let points: Vec<EvolutionPoint> = opened.points().map(|(p, _)| p).collect();
+        let parts = store::partition_at(&points, boundaries);
+        let parts: Vec<(PathBuf, Vec<EvolutionPoint>)> = dests.into_iter().zip(parts).collect();
+        store::split(&source, &parts, transfer)?;
+        Ok(())
+    })
+}
