@@ -353,6 +353,13 @@ unsafe fn view_mut<'a>(
     unsafe { ArrayViewMut4::from_shape_ptr(shape, ptr.as_ptr()) }
 }
 
+/// Checks a dataset's grid: a bad grid is the caller's argument, not a store's metadata.
+fn validate(metadata: &Metadata) -> Outcome<()> {
+    metadata
+        .validate(&Location::Buffer("the dataset's grid".into()))
+        .map_err(|e| Failure::invalid(e.to_string()))
+}
+
 /// Whether `attribute` is the error (else the value).
 pub(super) fn is_error(attribute: i32) -> Outcome<bool> {
     match attribute {
@@ -437,7 +444,7 @@ pub unsafe extern "C" fn EKO_dataset_create(
             pids.to_vec(),
             MatchingScales::default(),
         );
-        metadata.validate(&Location::Buffer("the dataset's grid".into()))?;
+        validate(&metadata)?;
         let shape = metadata.operator_shape();
         let len = shape
             .iter()
@@ -492,7 +499,7 @@ pub unsafe extern "C" fn EKO_dataset_set_matching(
         *matching_of(&mut matching, quark)? = Some(mu2);
         let mut metadata = ds.metadata.clone();
         metadata.matching = matching;
-        metadata.validate(&Location::Buffer("the dataset's grid".into()))?;
+        validate(&metadata)?;
         ds.metadata = metadata;
         Ok(())
     })

@@ -1,0 +1,244 @@
+/* A C host's whole job through the header: a dataset from its own arrays (C and Fortran
+ * order, with errors), a point declared empty and filled later, combine in place, a store
+ * written, reopened mapped and read with no copy; results equal to the Rust API's (the store
+ * combine) bit for bit. */
+#include "common.h"
+
+enum { N_TARGETS = 5 };
+static const double TARGET_MU2[N_TARGETS] = {10.0, 100.0, 2.0, 1e4, 1e5};
+static const int32_t TARGET_NF[N_TARGETS] = {4, 5, 3, 5, 6};
+
+/* Element (a, i, b, j) of a view. */
+static double at(const EKO_View *v, int a, int i, int b, int j) {
+    return v->data[a * v->strides[0] + i * v->strides[1] + b * v->strides[2] + j * v->strides[3]];
+}
+
+/* Every partial (even targets in C order, odd in Fortran order) and every threshold element
+ * the dataset asks for, with errors. Buffers go to `owned` (freed by the caller). */
+static bool register_all(EKO_Handle *h, EKO_Dataset *ds, double **owned, int *n_owned,
+                         int32_t *layouts, double **values, double **errors) {
+    int32_t id;
+    for (int t = 0; t < N_TARGETS; t++) {
+        int32_t layout = t % 2 == 0 ? EKO_LAYOUT_C : EKO_LAYOUT_FORTRAN;
+        double *value = owned[(*n_owned)++] = new_buffer();
+        double *error = owned[(*n_owned)++] = new_buffer();
+        fill_operator(value, layout, t);
+        fill_operator(error, layout, 100 + t);
+        for (size_t k = 0; k < N; k++) {
+            error[k] = 1e-4 * fabs(error[k]);
+        }
+        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, TARGET_MU2[t], TARGET_NF[t],
+                                       layout, value, N, &id));
+        CHECK(h, EKO_dataset_add_error(h, ds, id, error, N));
+        layouts[t] = layout;
+        values[t] = value;
+        errors[t] = error;
+    }
+    int32_t count;
+    CHECK(h, EKO_dataset_threshold_count(h, ds, &count));
+    REQUIRE(count == 6); /* to nf 5 and 6 and back to nf 3: 3 segments, 3 matchings */
+    for (int32_t e = 0; e < count; e++) {
+        double from_mu2, to_mu2;
+        int32_t from_nf, to_nf;
+        CHECK(h, EKO_dataset_threshold(h, ds, e, &from_mu2, &from_nf, &to_mu2, &to_nf));
+        int32_t layout = e % 2 == 0 ? EKO_LAYOUT_FORTRAN : EKO_LAYOUT_C;
+        double *value = owned[(*n_owned)++] = new_buffer();
+        double *error = owned[(*n_owned)++] = new_buffer();
+        fill_operator(value, layout, 50 + e);
+        fill_operator(error, layout, 150 + e);
+        for (size_t k = 0; k < N; k++) {
+            error[k] = 1e-4 * fabs(error[k]);
+        }
+        CHECK(h, EKO_dataset_add_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, layout, value,
+                                           N, &id));
+        CHECK(h, EKO_dataset_add_error(h, ds, id, error, N));
+    }
+    return true;
+}
+
+static bool test_combine_in_place_equals_the_rust_combine(void) {
+    EKO_Handle *h = EKO_handle_create();
+    EKO_Dataset *ds = NULL;
+    double *owned[64];
+    int n_owned = 0;
+    int32_t layouts[N_TARGETS];
+    double *values[N_TARGETS], *errors[N_TARGETS];
+    EKO_Store *store = NULL, *after = NULL;
+    bool ok = make_dataset(h, &ds) &&
+              register_all(h, ds, owned, &n_owned, layouts, values, errors);
+    if (ok) {
+        const char *before_dir = scratch_path("before");
+        const char *after_dir = scratch_path("after");
+        ok = false;
+        /* The Rust API's answer: the same operators written as a store and combined there. */
+        CHECK(h, EKO_dataset_write_store(h, ds, before_dir));
+        CHECK(h, EKO_store_combine(h, before_dir, 1));
+        /* The host's: in place, on two threads. */
+        CHECK(h, EKO_dataset_combine(h, ds, 2));
+        CHECK(h, EKO_store_open(h, before_dir, &store));
+        for (int t = 0; t < N_TARGETS; t++) {
+            EKO_View v, e;
+            CHECK(h, EKO_store_view(h, store, EKO_KIND_OPERATOR, TARGET_MU2[t], TARGET_NF[t],
+                                    EKO_ATTRIBUTE_VALUE, &v));
+            CHECK(h, EKO_store_view(h, store, EKO_KIND_OPERATOR, TARGET_MU2[t], TARGET_NF[t],
+                                    EKO_ATTRIBUTE_ERROR, &e));
+            REQUIRE(v.shape[0] == NP && v.shape[1] == NX && v.shape[2] == NP && v.shape[3] == NX);
+            for (int a = 0; a < NP; a++)
+                for (int i = 0; i < NX; i++)
+                    for (int b = 0; b < NP; b++)
+                        for (int j = 0; j < NX; j++) {
+                            size_t k = offset(layouts[t], a, i, b, j);
+                            REQUIRE(values[t][k] == at(&v, a, i, b, j));
+                            REQUIRE(errors[t][k] == at(&e, a, i, b, j));
+                        }
+        }
+        /* The combined dataset written out holds final operators only, with errors. */
+        CHECK(h, EKO_dataset_write_store(h, ds, after_dir));
+        CHECK(h, EKO_store_open(h, after_dir, &after));
+        int32_t points;
+        CHECK(h, EKO_store_point_count(h, after, &points));
+        REQUIRE(points == N_TARGETS);
+        for (int32_t p = 0; p < points; p++) {
+            double mu2;
+            int32_t nf, files;
+            CHECK(h, EKO_store_point(h, after, p, &mu2, &nf, &files));
+            REQUIRE(files == (EKO_FILE_OPERATOR | EKO_FILE_OPERATOR_ERROR));
+        }
+        ok = true;
+    }
+    EKO_store_destroy(store);
+    EKO_store_destroy(after);
+    EKO_dataset_destroy(ds);
+    EKO_handle_destroy(h);
+    for (int k = 0; k < n_owned; k++) {
+        free(owned[k]);
+    }
+    return ok;
+}
+
+static bool test_a_point_declared_empty_is_filled_later(void) {
+    EKO_Handle *h = EKO_handle_create();
+    EKO_Dataset *ds = NULL;
+    double *partial = new_buffer(), *final_op = new_buffer();
+    bool ok = make_dataset(h, &ds);
+    if (ok) {
+        ok = false;
+        int32_t id, final_id;
+        /* The point exists before its memory does. */
+        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 20.0, 4, EKO_LAYOUT_C, NULL, 0,
+                                       &id));
+        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 20.0, 4, EKO_LAYOUT_FORTRAN,
+                                       NULL, N, &final_id));
+        EXPECT(h, EKO_dataset_combine(h, ds, 1), EKO_ERROR_UNBOUND, "buffer 0");
+        fill_operator(partial, EKO_LAYOUT_C, 3.0);
+        CHECK(h, EKO_dataset_bind(h, ds, id, EKO_ATTRIBUTE_VALUE, partial, N));
+        EXPECT(h, EKO_dataset_combine(h, ds, 1), EKO_ERROR_UNBOUND, "buffer 1");
+        CHECK(h, EKO_dataset_bind(h, ds, final_id, EKO_ATTRIBUTE_VALUE, final_op, N));
+        CHECK(h, EKO_dataset_combine(h, ds, 1));
+        /* No threshold crossed: the final is the partial, transposed into Fortran order. */
+        for (int a = 0; a < NP; a++)
+            for (int i = 0; i < NX; i++)
+                for (int b = 0; b < NP; b++)
+                    for (int j = 0; j < NX; j++) {
+                        REQUIRE(final_op[offset(EKO_LAYOUT_FORTRAN, a, i, b, j)] ==
+                                partial[offset(EKO_LAYOUT_C, a, i, b, j)]);
+                    }
+        ok = true;
+    }
+    EKO_dataset_destroy(ds);
+    EKO_handle_destroy(h);
+    free(partial);
+    free(final_op);
+    return ok;
+}
+
+static bool test_a_store_maps_a_file_for_the_host_to_fill(void) {
+    EKO_Handle *h = EKO_handle_create();
+    EKO_Dataset *ds = NULL;
+    EKO_Store *store = NULL;
+    bool ok = make_dataset(h, &ds);
+    if (ok) {
+        ok = false;
+        const char *dir = scratch_path("mapped");
+        int32_t id;
+        double *data = NULL;
+        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 50.0, 5, EKO_LAYOUT_C, NULL, 0,
+                                       &id));
+        CHECK(h, EKO_dataset_attach_store(h, ds, dir));
+        CHECK(h, EKO_dataset_map(h, ds, id, EKO_ATTRIBUTE_VALUE, &data));
+        REQUIRE(data != NULL);
+        fill_operator(data, EKO_LAYOUT_C, 7.0);
+        /* Not in the store until committed. */
+        CHECK(h, EKO_store_open(h, dir, &store));
+        int32_t points;
+        CHECK(h, EKO_store_point_count(h, store, &points));
+        REQUIRE(points == 0);
+        EKO_store_destroy(store);
+        store = NULL;
+        CHECK(h, EKO_dataset_commit(h, ds, id));
+        REQUIRE(data[1] == data[1]); /* still readable */
+        /* Reopened mapped: the view is the file, no copy. */
+        CHECK(h, EKO_store_open(h, dir, &store));
+        EKO_View v;
+        CHECK(h, EKO_store_view(h, store, EKO_KIND_OPERATOR, 50.0, 5, EKO_ATTRIBUTE_VALUE, &v));
+        REQUIRE(v.layout == EKO_LAYOUT_C);
+        REQUIRE(memcmp(v.data, data, sizeof(double) * N) == 0);
+        ok = true;
+    }
+    EKO_store_destroy(store);
+    EKO_dataset_destroy(ds);
+    EKO_handle_destroy(h);
+    return ok;
+}
+
+static bool test_stores_split_merge_combine_and_clean(void) {
+    EKO_Handle *h = EKO_handle_create();
+    EKO_Dataset *ds = NULL;
+    double *owned[64];
+    int n_owned = 0;
+    int32_t layouts[N_TARGETS];
+    double *values[N_TARGETS], *errors[N_TARGETS];
+    EKO_Store *store = NULL;
+    bool ok = make_dataset(h, &ds) &&
+              register_all(h, ds, owned, &n_owned, layouts, values, errors);
+    if (ok) {
+        ok = false;
+        const char *whole = scratch_path("whole");
+        const char *low = scratch_path("low"), *high = scratch_path("high");
+        const char *merged = scratch_path("merged");
+        CHECK(h, EKO_dataset_write_store(h, ds, whole));
+        const char *parts[2] = {low, high};
+        const double boundary[1] = {50.0};
+        CHECK(h, EKO_store_split(h, whole, parts, 2, boundary, EKO_TRANSFER_COPY));
+        CHECK(h, EKO_store_merge(h, merged, parts, 2, EKO_ON_CONFLICT_ERROR, EKO_TRANSFER_LINK));
+        EXPECT(h, EKO_store_clean(h, merged, 0), EKO_ERROR_PARTIALS_REMAIN, "partial");
+        CHECK(h, EKO_store_combine(h, merged, 0));
+        CHECK(h, EKO_store_clean(h, merged, 0));
+        CHECK(h, EKO_store_open(h, merged, &store));
+        int32_t points;
+        CHECK(h, EKO_store_point_count(h, store, &points));
+        REQUIRE(points == N_TARGETS);
+        EKO_View v;
+        EXPECT(h, EKO_store_threshold_view(h, store, ORIGIN_MU2, 4, BOTTOM, 4,
+                                           EKO_ATTRIBUTE_VALUE, &v),
+               EKO_ERROR_NOT_FOUND, "thresholds.npz");
+        ok = true;
+    }
+    EKO_store_destroy(store);
+    EKO_dataset_destroy(ds);
+    EKO_handle_destroy(h);
+    for (int k = 0; k < n_owned; k++) {
+        free(owned[k]);
+    }
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    const test_case tests[] = {
+        {"combine_in_place_equals_the_rust_combine", test_combine_in_place_equals_the_rust_combine},
+        {"a_point_declared_empty_is_filled_later", test_a_point_declared_empty_is_filled_later},
+        {"a_store_maps_a_file_for_the_host_to_fill", test_a_store_maps_a_file_for_the_host_to_fill},
+        {"stores_split_merge_combine_and_clean", test_stores_split_merge_combine_and_clean},
+    };
+    return run_tests(argc, argv, tests, sizeof tests / sizeof tests[0]);
+}
