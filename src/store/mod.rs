@@ -398,10 +398,19 @@ impl Store {
             }
         }
         // Write and sync both files under temporary names first; then commit both under the lock.
-        let options = WriteOptions::default();
-        let main_pending = write_npy_pending(&main_path, array, options)?;
+        // Each file keeps its array's memory order when that is Fortran order (a Fortran host's
+        // buffer is written as it is), else C order.
+        let options = |fortran: bool| WriteOptions {
+            order: if fortran {
+                crate::npy::Order::Fortran
+            } else {
+                crate::npy::Order::C
+            },
+            ..WriteOptions::default()
+        };
+        let main_pending = write_npy_pending(&main_path, array, options(is_fortran(array)))?;
         let error_pending = error
-            .map(|e| write_npy_pending(&error_path, e, options))
+            .map(|e| write_npy_pending(&error_path, e, options(is_fortran(e))))
             .transpose()?;
         self.commit_pending(point, main, main_pending, error_pending)
     }
@@ -634,6 +643,11 @@ fn read_metadata(dir: &Path) -> Result<Metadata> {
         Err(e) => return Err(e).io_context(&location, "read"),
     };
     Metadata::from_json(&bytes, &location)
+}
+
+/// Whether `array` is Fortran-contiguous and not C-contiguous.
+fn is_fortran<S: Data<Elem = f64>>(array: &ArrayBase<S, Ix4>) -> bool {
+    !array.is_standard_layout() && array.t().is_standard_layout()
 }
 
 fn is_empty_dir(dir: &Path) -> Result<bool> {

@@ -1,0 +1,201 @@
+! The Fortran module's whole job: Fortran arrays registered in Fortran order, a point declared
+! empty and bound later, combine in place, equal bit for bit to the Rust store combine of the same
+! operators, whose store (written by Rust) is read back with no copy; a store file mapped for the
+! host to fill; errors with codes and messages. Takes a scratch directory as its argument.
+program test_fortran
+    use, intrinsic :: iso_c_binding
+    use eko
+    implicit none
+
+    integer(c_int32_t), parameter :: np = 14, nx = 8, n_targets = 4
+    integer(c_int32_t), parameter :: pids(np) = [22, -6, -5, -4, -3, -2, -1, 21, 1, 2, 3, 4, 5, 6]
+    real(c_double), parameter :: target_mu2(n_targets) = [10d0, 100d0, 2d0, 1d4]
+    integer(c_int32_t), parameter :: target_nf(n_targets) = [4, 5, 3, 5]
+    real(c_double), parameter :: origin = 1.65d0**2, charm = 1.51d0**2, bottom = 4.92d0**2, &
+                                 top = 172.5d0**2
+
+    type :: operator_t
+        real(c_double), allocatable :: v(:, :, :, :), e(:, :, :, :)
+    end type
+
+    type(operator_t), target :: parts(n_targets), thresholds(8)
+    type(eko_handle) :: h
+    type(eko_dataset) :: ds, mapped_ds
+    type(eko_store) :: store
+    character(len=1024) :: scratch
+    real(c_double) :: xgrid(nx), from_mu2, to_mu2, mu2
+    real(c_double), pointer :: op(:, :, :, :), err(:, :, :, :), filled(:, :, :, :)
+    integer(c_int32_t) :: i, t, id, declared, n_thresholds, from_nf, to_nf, layout, nf, files, n
+    integer :: failures = 0, a, b, j, k
+
+    call get_command_argument(1, scratch)
+    if (len_trim(scratch) == 0) stop 'usage: test_fortran SCRATCH_DIR'
+    do i = 1, nx
+        xgrid(i) = (real(i, c_double)/nx)**3
+    end do
+
+    h = eko_handle_create()
+    call check(eko_abi_version() == EKO_MODULE_ABI_VERSION, 'the module and the library agree on the ABI')
+    call ok(eko_dataset_create(h, pids, xgrid, origin, 4_c_int32_t, ds))
+    call ok(eko_dataset_set_matching(h, ds, EKO_QUARK_CHARM, charm))
+    call ok(eko_dataset_set_matching(h, ds, EKO_QUARK_BOTTOM, bottom))
+    call ok(eko_dataset_set_matching(h, ds, EKO_QUARK_TOP, top))
+
+    ! Partials from Fortran arrays, with errors; the last one declared now, bound later.
+    do t = 1, n_targets
+        call fill(parts(t), real(t, c_double))
+        if (t < n_targets) then
+            call ok(eko_dataset_add_point(h, ds, EKO_KIND_PARTIAL, target_mu2(t), target_nf(t), &
+                                          parts(t)%v, id))
+            call ok(eko_dataset_add_error(h, ds, id, parts(t)%e))
+        else
+            call ok(eko_dataset_declare_point(h, ds, EKO_KIND_PARTIAL, target_mu2(t), &
+                                              target_nf(t), declared))
+            call ok(eko_dataset_declare_error(h, ds, declared))
+        end if
+    end do
+    ! The threshold elements the partials need.
+    call ok(eko_dataset_threshold_count(h, ds, n_thresholds))
+    call check(n_thresholds == 4, 'four threshold elements needed')
+    do i = 1, n_thresholds
+        call ok(eko_dataset_threshold(h, ds, i, from_mu2, from_nf, to_mu2, to_nf))
+        call fill(thresholds(i), 10d0 + i)
+        call ok(eko_dataset_add_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, &
+                                          thresholds(i)%v, id))
+        call ok(eko_dataset_add_error(h, ds, id, thresholds(i)%e))
+    end do
+
+    ! A step needing the declared memory fails with its own code until it is bound.
+    call expect(eko_dataset_combine(h, ds, 1_c_int32_t), EKO_ERROR_UNBOUND, 'not bound')
+    call ok(eko_dataset_bind(h, ds, declared, EKO_ATTRIBUTE_VALUE, parts(n_targets)%v))
+    call ok(eko_dataset_bind(h, ds, declared, EKO_ATTRIBUTE_ERROR, parts(n_targets)%e))
+    call expect(eko_dataset_bind(h, ds, declared, EKO_ATTRIBUTE_VALUE, parts(n_targets)%v), &
+                EKO_ERROR_ALREADY_BOUND, 'already has memory')
+    call expect(eko_dataset_add_point(h, ds, 9_c_int32_t, 5d0, 4_c_int32_t, parts(1)%v, id), &
+                EKO_ERROR_INVALID_ARGUMENT, 'kind 9')
+
+    ! The Rust API's answer: the same operators as a store, combined by Rust.
+    call ok(eko_dataset_write_store(h, ds, trim(scratch)//'/before'))
+    call ok(eko_store_combine(h, trim(scratch)//'/before', 1_c_int32_t))
+    ! The host's: in place.
+    call ok(eko_dataset_combine(h, ds, 2_c_int32_t))
+
+    ! Read the store Rust wrote, mapped, with no copy, and compare bit for bit.
+    call ok(eko_store_open(h, trim(scratch)//'/before', store))
+    call ok(eko_store_point_count(h, store, n))
+    call check(n == n_targets, 'the store has every point')
+    do t = 1, n_targets
+        call ok(eko_store_operator(h, store, EKO_KIND_OPERATOR, target_mu2(t), target_nf(t), &
+                                   EKO_ATTRIBUTE_VALUE, op, layout))
+        call ok(eko_store_operator(h, store, EKO_KIND_OPERATOR, target_mu2(t), target_nf(t), &
+                                   EKO_ATTRIBUTE_ERROR, err, layout))
+        ! Finals combined by Rust are in C order, op(x_in, pid_in, x_out, pid_out); a point
+        ! crossing no threshold keeps its partial's file, written from the Fortran array.
+        k = 0
+        do j = 1, nx
+            do b = 1, np
+                do i = 1, nx
+                    do a = 1, np
+                        if (layout == EKO_LAYOUT_C) then
+                            if (op(j, b, i, a) /= parts(t)%v(a, i, b, j)) k = k + 1
+                            if (err(j, b, i, a) /= parts(t)%e(a, i, b, j)) k = k + 1
+                        else
+                            if (op(a, i, b, j) /= parts(t)%v(a, i, b, j)) k = k + 1
+                            if (err(a, i, b, j) /= parts(t)%e(a, i, b, j)) k = k + 1
+                        end if
+                    end do
+                end do
+            end do
+        end do
+        call check(layout == merge(EKO_LAYOUT_FORTRAN, EKO_LAYOUT_C, t == 1), &
+                   'finals are in C order, a promoted partial in its own')
+        call check(k == 0, 'in-place combine equals the Rust combine')
+    end do
+    call ok(eko_store_point(h, store, 1_c_int32_t, mu2, nf, files))
+    call check(mu2 == 2d0 .and. nf == 3 .and. files == EKO_FILE_OPERATOR + EKO_FILE_OPERATOR_ERROR, &
+               'points are listed by mu2 with their files')
+    call eko_store_destroy(store)
+
+    ! A store file mapped for the host to fill in place, then committed.
+    call ok(eko_dataset_create(h, pids, xgrid, origin, 4_c_int32_t, mapped_ds))
+    call ok(eko_dataset_declare_point(h, mapped_ds, EKO_KIND_OPERATOR, 30d0, 4_c_int32_t, id))
+    call expect(eko_dataset_map(h, mapped_ds, id, EKO_ATTRIBUTE_VALUE, np, nx, filled), &
+                EKO_ERROR_NOT_FOUND, 'not attached')
+    call ok(eko_dataset_attach_store(h, mapped_ds, trim(scratch)//'/mapped'))
+    call ok(eko_dataset_map(h, mapped_ds, id, EKO_ATTRIBUTE_VALUE, np, nx, filled))
+    filled = parts(1)%v
+    call ok(eko_dataset_commit(h, mapped_ds, id))
+    call ok(eko_store_open(h, trim(scratch)//'/mapped', store))
+    call ok(eko_store_operator(h, store, EKO_KIND_OPERATOR, 30d0, 4_c_int32_t, &
+                               EKO_ATTRIBUTE_VALUE, op, layout))
+    call check(layout == EKO_LAYOUT_FORTRAN, 'the mapped file keeps Fortran order')
+    call check(all(op == parts(1)%v), 'the committed file holds what the host wrote')
+    call eko_store_destroy(store)
+    call expect(eko_store_open(h, trim(scratch)//'/nowhere', store), EKO_ERROR_NOT_A_STORE, &
+                'not a libeko store')
+    call check(eko_status(h) == EKO_ERROR_NOT_A_STORE, 'the handle keeps the status')
+    call ok(eko_dataset_threshold_count(h, mapped_ds, n))
+    call check(eko_status(h) == EKO_OK .and. len(eko_message(h)) == 0, &
+               'a success clears the handle')
+
+    call eko_dataset_destroy(mapped_ds)
+    call eko_dataset_destroy(ds)
+    call eko_handle_destroy(h)
+    print '(a, i0, a)', 'fortran: ', failures, ' failed'
+    if (failures /= 0) error stop 1
+
+contains
+
+    ! A well-conditioned operator shaped like a real one (upper triangular in x), and its error.
+    subroutine fill(o, seed)
+        type(operator_t), intent(inout) :: o
+        real(c_double), intent(in) :: seed
+        integer :: a, i, b, j
+        allocate (o%v(np, nx, np, nx), o%e(np, nx, np, nx))
+        o%v = 0
+        do j = 1, nx
+            do b = 1, np
+                do i = 1, j
+                    do a = 1, np
+                        o%v(a, i, b, j) = 0.01d0*sin(seed + 0.3d0*a + 0.7d0*b + 1.1d0*i + 1.9d0*j) &
+                                          /(1 + j - i)
+                        if (a == b .and. i == j) o%v(a, i, b, j) = o%v(a, i, b, j) + 1
+                    end do
+                end do
+            end do
+        end do
+        o%e = 1d-4*abs(o%v)
+    end subroutine
+
+    subroutine ok(status)
+        integer(c_int32_t), intent(in) :: status
+        if (status /= EKO_OK) then
+            print '(a, a, a, a)', 'FAIL ', eko_status_name(status), ': ', eko_message(h)
+            failures = failures + 1
+        end if
+    end subroutine
+
+    subroutine expect(status, code, words)
+        integer(c_int32_t), intent(in) :: status, code
+        character(len=*), intent(in) :: words
+        character(len=:), allocatable :: message
+        message = eko_message(h)
+        if (status /= code .or. index(message, words) == 0) then
+            print '(a, a, a, a, a, a)', 'FAIL expected ', eko_status_name(code), ' with "', words, &
+                '", got ', eko_status_name(status)//': '//message
+            failures = failures + 1
+        end if
+    end subroutine
+
+    subroutine check(condition, what)
+        logical, intent(in) :: condition
+        character(len=*), intent(in) :: what
+        if (condition) then
+            print '(a, a)', 'ok   ', what
+        else
+            print '(a, a)', 'FAIL ', what
+            failures = failures + 1
+        end if
+    end subroutine
+
+end program

@@ -1,0 +1,709 @@
+! libeko's Fortran interface: a module over the C ABI of include/eko.h (iso_c_binding).
+!
+! Compile it with your code (gfortran -c include/eko.f90) and link -leko. Handles, datasets and
+! stores are derived types wrapping the C objects; the raw bind(c) interfaces are private. Every
+! function that can fail returns an integer(c_int32_t) status, EKO_OK (0) or an EKO_ERROR_* code,
+! and the handle keeps the message (eko_message). Every call clears the handle on entry.
+!
+! Fortran arrays go in as they are: registered with EKO_LAYOUT_FORTRAN, an array op(n_pid, n_x,
+! n_pid, n_x) is indexed op(pid_out, x_out, pid_in, x_in), never copied, never freed by libeko.
+! Arrays registered in a dataset must have the target attribute and stay allocated (and untouched
+! during calls on the dataset) until the dataset is destroyed.
+module eko
+    use, intrinsic :: iso_c_binding
+    implicit none
+    private
+
+    ! Status codes (see include/eko.h for their meaning).
+    integer(c_int32_t), parameter, public :: EKO_OK = 0
+    integer(c_int32_t), parameter, public :: EKO_ERROR_NULL_ARGUMENT = 1
+    integer(c_int32_t), parameter, public :: EKO_ERROR_INVALID_ARGUMENT = 2
+    integer(c_int32_t), parameter, public :: EKO_ERROR_BAD_SHAPE = 3
+    integer(c_int32_t), parameter, public :: EKO_ERROR_MISALIGNED = 4
+    integer(c_int32_t), parameter, public :: EKO_ERROR_OVERLAPPING = 5
+    integer(c_int32_t), parameter, public :: EKO_ERROR_UNBOUND = 6
+    integer(c_int32_t), parameter, public :: EKO_ERROR_ALREADY_BOUND = 7
+    integer(c_int32_t), parameter, public :: EKO_ERROR_DUPLICATE = 8
+    integer(c_int32_t), parameter, public :: EKO_ERROR_NOT_FOUND = 9
+    integer(c_int32_t), parameter, public :: EKO_ERROR_READ_ONLY = 10
+    integer(c_int32_t), parameter, public :: EKO_ERROR_NO_PATH = 100
+    integer(c_int32_t), parameter, public :: EKO_ERROR_MISSING_THRESHOLD = 101
+    integer(c_int32_t), parameter, public :: EKO_ERROR_MISSING_ERROR = 102
+    integer(c_int32_t), parameter, public :: EKO_ERROR_PARTIALS_REMAIN = 103
+    integer(c_int32_t), parameter, public :: EKO_ERROR_IO = 200
+    integer(c_int32_t), parameter, public :: EKO_ERROR_MALFORMED_FILE = 201
+    integer(c_int32_t), parameter, public :: EKO_ERROR_NOT_A_STORE = 202
+    integer(c_int32_t), parameter, public :: EKO_ERROR_INCOMPATIBLE = 203
+    integer(c_int32_t), parameter, public :: EKO_ERROR_CONFLICT = 204
+    integer(c_int32_t), parameter, public :: EKO_ERROR_NOT_EMPTY = 205
+    integer(c_int32_t), parameter, public :: EKO_ERROR_INVALID_STORE = 206
+    integer(c_int32_t), parameter, public :: EKO_ERROR_PANIC = 900
+
+    ! Enumerations.
+    integer(c_int32_t), parameter, public :: EKO_KIND_OPERATOR = 1, EKO_KIND_PARTIAL = 2
+    integer(c_int32_t), parameter, public :: EKO_ATTRIBUTE_VALUE = 1, EKO_ATTRIBUTE_ERROR = 2
+    integer(c_int32_t), parameter, public :: EKO_LAYOUT_C = 1, EKO_LAYOUT_FORTRAN = 2
+    integer(c_int32_t), parameter, public :: EKO_QUARK_CHARM = 4, EKO_QUARK_BOTTOM = 5, &
+                                             EKO_QUARK_TOP = 6
+    integer(c_int32_t), parameter, public :: EKO_FILE_OPERATOR = 1, EKO_FILE_OPERATOR_ERROR = 2, &
+                                             EKO_FILE_PARTIAL = 4, EKO_FILE_PARTIAL_ERROR = 8
+    integer(c_int32_t), parameter, public :: EKO_ON_CONFLICT_ERROR = 1, &
+                                             EKO_ON_CONFLICT_KEEP_DESTINATION = 2, &
+                                             EKO_ON_CONFLICT_TAKE_SOURCE = 3
+    integer(c_int32_t), parameter, public :: EKO_TRANSFER_LINK = 1, EKO_TRANSFER_MOVE = 2, &
+                                             EKO_TRANSFER_COPY = 3
+    ! The ABI this module was written for (the header's EKO_ABI_VERSION; Fortran names ignore
+    ! case, so the function eko_abi_version() takes the plain name): compare the two at start-up.
+    integer(c_int32_t), parameter, public :: EKO_MODULE_ABI_VERSION = 1
+
+    !> Keeps the status and message of the last call made with it. One per thread.
+    type, public :: eko_handle
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> One grid's operators in the host's arrays.
+    type, public :: eko_dataset
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> An open store.
+    type, public :: eko_store
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+
+    !> EKO_View of the C ABI.
+    type, bind(c) :: c_view
+        type(c_ptr) :: data
+        integer(c_int64_t) :: shape(4)
+        integer(c_int64_t) :: strides(4)
+        integer(c_int32_t) :: layout
+    end type
+
+    public :: eko_abi_version, eko_version, eko_status_name
+    public :: eko_handle_create, eko_handle_destroy, eko_status, eko_message
+    public :: eko_dataset_create, eko_dataset_destroy, eko_dataset_set_matching
+    public :: eko_dataset_add_point, eko_dataset_declare_point
+    public :: eko_dataset_add_threshold, eko_dataset_declare_threshold
+    public :: eko_dataset_add_error, eko_dataset_declare_error, eko_dataset_bind
+    public :: eko_dataset_threshold_count, eko_dataset_threshold
+    public :: eko_dataset_combine, eko_dataset_write_store
+    public :: eko_dataset_attach_store, eko_dataset_map, eko_dataset_commit
+    public :: eko_store_open, eko_store_destroy, eko_store_grid, eko_store_pids, eko_store_xgrid
+    public :: eko_store_point_count, eko_store_point, eko_store_operator
+    public :: eko_store_combine, eko_store_clean, eko_store_merge
+
+    interface
+        function c_abi_version() bind(c, name="EKO_abi_version") result(v)
+            import :: c_int32_t
+            integer(c_int32_t) :: v
+        end function
+        function c_version() bind(c, name="EKO_version") result(p)
+            import :: c_ptr
+            type(c_ptr) :: p
+        end function
+        function c_status_name(status) bind(c, name="EKO_status_name") result(p)
+            import :: c_ptr, c_int32_t
+            integer(c_int32_t), value :: status
+            type(c_ptr) :: p
+        end function
+        function c_strlen(s) bind(c, name="strlen") result(n)
+            import :: c_ptr, c_size_t
+            type(c_ptr), value :: s
+            integer(c_size_t) :: n
+        end function
+        function c_handle_create() bind(c, name="EKO_handle_create") result(p)
+            import :: c_ptr
+            type(c_ptr) :: p
+        end function
+        subroutine c_handle_destroy(h) bind(c, name="EKO_handle_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: h
+        end subroutine
+        function c_handle_status(h) bind(c, name="EKO_handle_status") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h
+            integer(c_int32_t) :: s
+        end function
+        function c_handle_message(h) bind(c, name="EKO_handle_message") result(p)
+            import :: c_ptr
+            type(c_ptr), value :: h
+            type(c_ptr) :: p
+        end function
+        function c_dataset_create(h, n_pid, pids, n_x, xgrid, mu2, nf, ds) &
+            bind(c, name="EKO_dataset_create") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h
+            integer(c_int32_t), value :: n_pid, n_x, nf
+            integer(c_int32_t), intent(in) :: pids(*)
+            real(c_double), intent(in) :: xgrid(*)
+            real(c_double), value :: mu2
+            type(c_ptr), intent(out) :: ds
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_dataset_destroy(ds) bind(c, name="EKO_dataset_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: ds
+        end subroutine
+        function c_dataset_set_matching(h, ds, quark, mu2) &
+            bind(c, name="EKO_dataset_set_matching") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), value :: quark
+            real(c_double), value :: mu2
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_add_point(h, ds, kind, mu2, nf, layout, data, n, id) &
+            bind(c, name="EKO_dataset_add_point") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, ds, data
+            integer(c_int32_t), value :: kind, nf, layout
+            real(c_double), value :: mu2
+            integer(c_int64_t), value :: n
+            integer(c_int32_t), intent(out) :: id
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_add_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, layout, data, &
+                                         n, id) bind(c, name="EKO_dataset_add_threshold") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, ds, data
+            real(c_double), value :: from_mu2, to_mu2
+            integer(c_int32_t), value :: from_nf, to_nf, layout
+            integer(c_int64_t), value :: n
+            integer(c_int32_t), intent(out) :: id
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_add_error(h, ds, id, data, n) &
+            bind(c, name="EKO_dataset_add_error") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, ds, data
+            integer(c_int32_t), value :: id
+            integer(c_int64_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_bind(h, ds, id, attribute, data, n) &
+            bind(c, name="EKO_dataset_bind") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, ds, data
+            integer(c_int32_t), value :: id, attribute
+            integer(c_int64_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_threshold_count(h, ds, n) &
+            bind(c, name="EKO_dataset_threshold_count") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), intent(out) :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_threshold(h, ds, i, from_mu2, from_nf, to_mu2, to_nf) &
+            bind(c, name="EKO_dataset_threshold") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), value :: i
+            real(c_double), intent(out) :: from_mu2, to_mu2
+            integer(c_int32_t), intent(out) :: from_nf, to_nf
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_combine(h, ds, threads) bind(c, name="EKO_dataset_combine") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), value :: threads
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_write_store(h, ds, dir) &
+            bind(c, name="EKO_dataset_write_store") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h, ds
+            character(kind=c_char), intent(in) :: dir(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_attach_store(h, ds, dir) &
+            bind(c, name="EKO_dataset_attach_store") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h, ds
+            character(kind=c_char), intent(in) :: dir(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_map(h, ds, id, attribute, data) &
+            bind(c, name="EKO_dataset_map") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), value :: id, attribute
+            type(c_ptr), intent(out) :: data
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_commit(h, ds, id) bind(c, name="EKO_dataset_commit") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), value :: id
+            integer(c_int32_t) :: s
+        end function
+        function c_store_open(h, dir, store) bind(c, name="EKO_store_open") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dir(*)
+            type(c_ptr), intent(out) :: store
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_store_destroy(store) bind(c, name="EKO_store_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: store
+        end subroutine
+        function c_store_grid(h, store, n_pid, n_x) bind(c, name="EKO_store_grid") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), intent(out) :: n_pid, n_x
+            integer(c_int32_t) :: s
+        end function
+        function c_store_pids(h, store, pids, n) bind(c, name="EKO_store_pids") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), intent(out) :: pids(*)
+            integer(c_int32_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_store_xgrid(h, store, xgrid, n) bind(c, name="EKO_store_xgrid") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, store
+            real(c_double), intent(out) :: xgrid(*)
+            integer(c_int32_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_store_point_count(h, store, n) &
+            bind(c, name="EKO_store_point_count") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), intent(out) :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_store_point(h, store, i, mu2, nf, files) &
+            bind(c, name="EKO_store_point") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), value :: i
+            real(c_double), intent(out) :: mu2
+            integer(c_int32_t), intent(out) :: nf, files
+            integer(c_int32_t) :: s
+        end function
+        function c_store_view(h, store, kind, mu2, nf, attribute, view) &
+            bind(c, name="EKO_store_view") result(s)
+            import :: c_ptr, c_int32_t, c_double, c_view
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), value :: kind, nf, attribute
+            real(c_double), value :: mu2
+            type(c_view), intent(out) :: view
+            integer(c_int32_t) :: s
+        end function
+        function c_store_combine(h, dir, threads) bind(c, name="EKO_store_combine") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dir(*)
+            integer(c_int32_t), value :: threads
+            integer(c_int32_t) :: s
+        end function
+        function c_store_clean(h, dir, force) bind(c, name="EKO_store_clean") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dir(*)
+            integer(c_int32_t), value :: force
+            integer(c_int32_t) :: s
+        end function
+        function c_store_merge(h, dest, sources, n, on_conflict, transfer) &
+            bind(c, name="EKO_store_merge") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dest(*)
+            type(c_ptr), intent(in) :: sources(*)
+            integer(c_int32_t), value :: n, on_conflict, transfer
+            integer(c_int32_t) :: s
+        end function
+    end interface
+
+contains
+
+    ! A Fortran string as a NUL-terminated C string (trailing blanks dropped).
+    pure function c_string(s) result(c)
+        character(len=*), intent(in) :: s
+        character(kind=c_char) :: c(len_trim(s) + 1)
+        integer :: i
+        do i = 1, len_trim(s)
+            c(i) = s(i:i)
+        end do
+        c(len_trim(s) + 1) = c_null_char
+    end function
+
+    ! A copy of a NUL-terminated C string.
+    function f_string(p) result(s)
+        type(c_ptr), intent(in) :: p
+        character(len=:), allocatable :: s
+        character(kind=c_char), pointer :: chars(:)
+        integer :: i, n
+        if (.not. c_associated(p)) then
+            s = ''
+            return
+        end if
+        n = int(c_strlen(p))
+        call c_f_pointer(p, chars, [n])
+        allocate (character(len=n) :: s)
+        do i = 1, n
+            s(i:i) = chars(i)
+        end do
+    end function
+
+    !> The ABI version of the loaded library (compare with EKO_MODULE_ABI_VERSION).
+    function eko_abi_version() result(v)
+        integer(c_int32_t) :: v
+        v = c_abi_version()
+    end function
+
+    !> The library version, "MAJOR.MINOR.PATCH".
+    function eko_version() result(v)
+        character(len=:), allocatable :: v
+        v = f_string(c_version())
+    end function
+
+    !> The name of a status code, e.g. "EKO_ERROR_BAD_SHAPE".
+    function eko_status_name(status) result(name)
+        integer(c_int32_t), intent(in) :: status
+        character(len=:), allocatable :: name
+        name = f_string(c_status_name(status))
+    end function
+
+    !> A new handle.
+    function eko_handle_create() result(h)
+        type(eko_handle) :: h
+        h%ptr = c_handle_create()
+    end function
+
+    !> Frees a handle (a handle never created is accepted).
+    subroutine eko_handle_destroy(h)
+        type(eko_handle), intent(inout) :: h
+        call c_handle_destroy(h%ptr)
+        h%ptr = c_null_ptr
+    end subroutine
+
+    !> The status of the handle's last call.
+    function eko_status(h) result(s)
+        type(eko_handle), intent(in) :: h
+        integer(c_int32_t) :: s
+        s = c_handle_status(h%ptr)
+    end function
+
+    !> The message of the handle's last call (empty after a success), copied.
+    function eko_message(h) result(m)
+        type(eko_handle), intent(in) :: h
+        character(len=:), allocatable :: m
+        m = f_string(c_handle_message(h%ptr))
+    end function
+
+    !> A dataset for the grid pids(:), xgrid(:) with origin (mu2, nf).
+    function eko_dataset_create(h, pids, xgrid, origin_mu2, origin_nf, ds) result(s)
+        type(eko_handle), intent(in) :: h
+        integer(c_int32_t), intent(in) :: pids(:)
+        real(c_double), intent(in) :: xgrid(:)
+        real(c_double), intent(in) :: origin_mu2
+        integer(c_int32_t), intent(in) :: origin_nf
+        type(eko_dataset), intent(inout) :: ds
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_dataset_create(h%ptr, size(pids, kind=c_int32_t), pids, &
+                             size(xgrid, kind=c_int32_t), xgrid, origin_mu2, origin_nf, p)
+        if (s == EKO_OK) ds%ptr = p
+    end function
+
+    !> Frees a dataset (the host's arrays are untouched).
+    subroutine eko_dataset_destroy(ds)
+        type(eko_dataset), intent(inout) :: ds
+        call c_dataset_destroy(ds%ptr)
+        ds%ptr = c_null_ptr
+    end subroutine
+
+    !> Sets the matching scale mu2 of quark (EKO_QUARK_*), before any buffer is added.
+    function eko_dataset_set_matching(h, ds, quark, mu2) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: quark
+        real(c_double), intent(in) :: mu2
+        integer(c_int32_t) :: s
+        s = c_dataset_set_matching(h%ptr, ds%ptr, quark, mu2)
+    end function
+
+    !> Registers op(n_pid, n_x, n_pid, n_x) as point (mu2, nf)'s kind (EKO_KIND_*), in place.
+    function eko_dataset_add_point(h, ds, kind, mu2, nf, op, id) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: kind, nf
+        real(c_double), intent(in) :: mu2
+        real(c_double), intent(inout), target, contiguous :: op(:, :, :, :)
+        integer(c_int32_t), intent(out) :: id
+        integer(c_int32_t) :: s
+        s = c_dataset_add_point(h%ptr, ds%ptr, kind, mu2, nf, EKO_LAYOUT_FORTRAN, c_loc(op), &
+                                size(op, kind=c_int64_t), id)
+    end function
+
+    !> Declares point (mu2, nf)'s kind without memory (bind it later, or map it).
+    function eko_dataset_declare_point(h, ds, kind, mu2, nf, id) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: kind, nf
+        real(c_double), intent(in) :: mu2
+        integer(c_int32_t), intent(out) :: id
+        integer(c_int32_t) :: s
+        s = c_dataset_add_point(h%ptr, ds%ptr, kind, mu2, nf, EKO_LAYOUT_FORTRAN, c_null_ptr, &
+                                0_c_int64_t, id)
+    end function
+
+    !> Registers op as the threshold element from (from_mu2, from_nf) to (to_mu2, to_nf).
+    function eko_dataset_add_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, op, id) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        real(c_double), intent(in) :: from_mu2, to_mu2
+        integer(c_int32_t), intent(in) :: from_nf, to_nf
+        real(c_double), intent(inout), target, contiguous :: op(:, :, :, :)
+        integer(c_int32_t), intent(out) :: id
+        integer(c_int32_t) :: s
+        s = c_dataset_add_threshold(h%ptr, ds%ptr, from_mu2, from_nf, to_mu2, to_nf, &
+                                    EKO_LAYOUT_FORTRAN, c_loc(op), size(op, kind=c_int64_t), id)
+    end function
+
+    !> Declares a threshold element without memory.
+    function eko_dataset_declare_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, id) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        real(c_double), intent(in) :: from_mu2, to_mu2
+        integer(c_int32_t), intent(in) :: from_nf, to_nf
+        integer(c_int32_t), intent(out) :: id
+        integer(c_int32_t) :: s
+        s = c_dataset_add_threshold(h%ptr, ds%ptr, from_mu2, from_nf, to_mu2, to_nf, &
+                                    EKO_LAYOUT_FORTRAN, c_null_ptr, 0_c_int64_t, id)
+    end function
+
+    !> Registers err as the error attribute of buffer id.
+    function eko_dataset_add_error(h, ds, id, err) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: id
+        real(c_double), intent(inout), target, contiguous :: err(:, :, :, :)
+        integer(c_int32_t) :: s
+        s = c_dataset_add_error(h%ptr, ds%ptr, id, c_loc(err), size(err, kind=c_int64_t))
+    end function
+
+    !> Declares the error attribute of buffer id without memory.
+    function eko_dataset_declare_error(h, ds, id) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: id
+        integer(c_int32_t) :: s
+        s = c_dataset_add_error(h%ptr, ds%ptr, id, c_null_ptr, 0_c_int64_t)
+    end function
+
+    !> Binds op to the declared attribute (EKO_ATTRIBUTE_*) of buffer id.
+    function eko_dataset_bind(h, ds, id, attribute, op) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: id, attribute
+        real(c_double), intent(inout), target, contiguous :: op(:, :, :, :)
+        integer(c_int32_t) :: s
+        s = c_dataset_bind(h%ptr, ds%ptr, id, attribute, c_loc(op), size(op, kind=c_int64_t))
+    end function
+
+    !> The number of threshold elements the dataset's partials need.
+    function eko_dataset_threshold_count(h, ds, n) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(out) :: n
+        integer(c_int32_t) :: s
+        s = c_dataset_threshold_count(h%ptr, ds%ptr, n)
+    end function
+
+    !> Threshold element i (1-based here) the partials need: from (from_mu2, from_nf) to
+    !> (to_mu2, to_nf).
+    function eko_dataset_threshold(h, ds, i, from_mu2, from_nf, to_mu2, to_nf) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: i
+        real(c_double), intent(out) :: from_mu2, to_mu2
+        integer(c_int32_t), intent(out) :: from_nf, to_nf
+        integer(c_int32_t) :: s
+        s = c_dataset_threshold(h%ptr, ds%ptr, i - 1, from_mu2, from_nf, to_mu2, to_nf)
+    end function
+
+    !> Combines every partial: into its final buffer if registered, else in place.
+    function eko_dataset_combine(h, ds, threads) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: threads
+        integer(c_int32_t) :: s
+        s = c_dataset_combine(h%ptr, ds%ptr, threads)
+    end function
+
+    !> Writes the dataset as the store in directory dir.
+    function eko_dataset_write_store(h, ds, dir) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        character(len=*), intent(in) :: dir
+        integer(c_int32_t) :: s
+        s = c_dataset_write_store(h%ptr, ds%ptr, c_string(dir))
+    end function
+
+    !> Attaches the dataset to the store in dir (created if missing).
+    function eko_dataset_attach_store(h, ds, dir) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        character(len=*), intent(in) :: dir
+        integer(c_int32_t) :: s
+        s = c_dataset_attach_store(h%ptr, ds%ptr, c_string(dir))
+    end function
+
+    !> Creates the store file of a declared point attribute and points op at it, to fill in
+    !> place: op(n_pid, n_x, n_pid, n_x) in Fortran order.
+    function eko_dataset_map(h, ds, id, attribute, n_pid, n_x, op) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: id, attribute, n_pid, n_x
+        real(c_double), pointer, intent(out) :: op(:, :, :, :)
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        nullify (op)
+        s = c_dataset_map(h%ptr, ds%ptr, id, attribute, p)
+        if (s == EKO_OK) call c_f_pointer(p, op, [n_pid, n_x, n_pid, n_x])
+    end function
+
+    !> Commits the mapped files of buffer id into the store.
+    function eko_dataset_commit(h, ds, id) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: id
+        integer(c_int32_t) :: s
+        s = c_dataset_commit(h%ptr, ds%ptr, id)
+    end function
+
+    !> Opens the store in dir.
+    function eko_store_open(h, dir, store) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir
+        type(eko_store), intent(inout) :: store
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_store_open(h%ptr, c_string(dir), p)
+        if (s == EKO_OK) store%ptr = p
+    end function
+
+    !> Frees a store; pointers from eko_store_operator become invalid.
+    subroutine eko_store_destroy(store)
+        type(eko_store), intent(inout) :: store
+        call c_store_destroy(store%ptr)
+        store%ptr = c_null_ptr
+    end subroutine
+
+    !> The grid's numbers of flavours and x values.
+    function eko_store_grid(h, store, n_pid, n_x) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(out) :: n_pid, n_x
+        integer(c_int32_t) :: s
+        s = c_store_grid(h%ptr, store%ptr, n_pid, n_x)
+    end function
+
+    !> The grid's flavours, into pids(n_pid).
+    function eko_store_pids(h, store, pids) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(out) :: pids(:)
+        integer(c_int32_t) :: s
+        s = c_store_pids(h%ptr, store%ptr, pids, size(pids, kind=c_int32_t))
+    end function
+
+    !> The x grid, into xgrid(n_x).
+    function eko_store_xgrid(h, store, xgrid) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        real(c_double), intent(out) :: xgrid(:)
+        integer(c_int32_t) :: s
+        s = c_store_xgrid(h%ptr, store%ptr, xgrid, size(xgrid, kind=c_int32_t))
+    end function
+
+    !> The number of points with files.
+    function eko_store_point_count(h, store, n) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(out) :: n
+        integer(c_int32_t) :: s
+        s = c_store_point_count(h%ptr, store%ptr, n)
+    end function
+
+    !> Point i (1-based here): mu2, nf and its EKO_FILE_* bits.
+    function eko_store_point(h, store, i, mu2, nf, files) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(in) :: i
+        real(c_double), intent(out) :: mu2
+        integer(c_int32_t), intent(out) :: nf, files
+        integer(c_int32_t) :: s
+        s = c_store_point(h%ptr, store%ptr, i - 1, mu2, nf, files)
+    end function
+
+    !> Points op at the attribute (EKO_ATTRIBUTE_*) of point (mu2, nf)'s kind (EKO_KIND_*),
+    !> mapped in place, no copy, read-only, valid until eko_store_destroy. layout tells the
+    !> index order: EKO_LAYOUT_FORTRAN gives op(pid_out, x_out, pid_in, x_in); EKO_LAYOUT_C
+    !> (files written in C order, as eko and NumPy write them) gives op(x_in, pid_in, x_out,
+    !> pid_out).
+    function eko_store_operator(h, store, kind, mu2, nf, attribute, op, layout) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(in) :: kind, nf, attribute
+        real(c_double), intent(in) :: mu2
+        real(c_double), pointer, intent(out) :: op(:, :, :, :)
+        integer(c_int32_t), intent(out) :: layout
+        integer(c_int32_t) :: s
+        type(c_view) :: v
+        nullify (op)
+        s = c_store_view(h%ptr, store%ptr, kind, mu2, nf, attribute, v)
+        if (s /= EKO_OK) return
+        layout = v%layout
+        if (layout == EKO_LAYOUT_FORTRAN) then
+            call c_f_pointer(v%data, op, v%shape)
+        else
+            call c_f_pointer(v%data, op, v%shape(4:1:-1))
+        end if
+    end function
+
+    !> Combines every partial of the store in dir (threads 0: one per core).
+    function eko_store_combine(h, dir, threads) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir
+        integer(c_int32_t), intent(in) :: threads
+        integer(c_int32_t) :: s
+        s = c_store_combine(h%ptr, c_string(dir), threads)
+    end function
+
+    !> Removes thresholds.npz from the store in dir (force: even if partials need it).
+    function eko_store_clean(h, dir, force) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir
+        logical, intent(in) :: force
+        integer(c_int32_t) :: s
+        s = c_store_clean(h%ptr, c_string(dir), merge(1_c_int32_t, 0_c_int32_t, force))
+    end function
+
+    !> Merges the stores sources(:) into dest (EKO_ON_CONFLICT_*, EKO_TRANSFER_*).
+    function eko_store_merge(h, dest, sources, on_conflict, transfer) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dest
+        character(len=*), intent(in) :: sources(:)
+        integer(c_int32_t), intent(in) :: on_conflict, transfer
+        integer(c_int32_t) :: s
+        character(kind=c_char), allocatable, target :: names(:, :)
+        type(c_ptr) :: ptrs(size(sources))
+        integer :: i, j
+        allocate (names(len(sources) + 1, size(sources)))
+        do i = 1, size(sources)
+            do j = 1, len_trim(sources(i))
+                names(j, i) = sources(i) (j:j)
+            end do
+            names(len_trim(sources(i)) + 1, i) = c_null_char
+            ptrs(i) = c_loc(names(1, i))
+        end do
+        s = c_store_merge(h%ptr, c_string(dest), ptrs, size(sources, kind=c_int32_t), &
+                          on_conflict, transfer)
+    end function
+
+end module eko
