@@ -22,11 +22,12 @@ program test_fortran
     type(eko_handle) :: h
     type(eko_dataset) :: ds, mapped_ds
     type(eko_store) :: store
-    character(len=1024) :: scratch
+    character(len=1024) :: scratch, halves(2)
     real(c_double) :: xgrid(nx), from_mu2, to_mu2, mu2
     real(c_double), pointer :: op(:, :, :, :), err(:, :, :, :), filled(:, :, :, :)
     integer(c_int32_t) :: i, t, id, declared, n_thresholds, from_nf, to_nf, layout, nf, files, n
     integer :: failures = 0, a, b, j, k
+    logical :: present
 
     call get_command_argument(1, scratch)
     if (len_trim(scratch) == 0) stop 'usage: test_fortran SCRATCH_DIR'
@@ -114,6 +115,28 @@ program test_fortran
     call ok(eko_store_point(h, store, 1_c_int32_t, mu2, nf, files))
     call check(mu2 == 2d0 .and. nf == 3 .and. files == EKO_FILE_OPERATOR + EKO_FILE_OPERATOR_ERROR, &
                'points are listed by mu2 with their files')
+    call ok(eko_store_origin(h, store, mu2, nf))
+    call check(mu2 == origin .and. nf == 4, 'the store has the dataset''s origin')
+    call ok(eko_store_matching(h, store, EKO_QUARK_BOTTOM, mu2, present))
+    call check(present .and. mu2 == bottom, 'and its matching scales')
+    ! The first element listed before the combine (ordered by where they start): the inverse
+    ! charm matching, nf 4 to 3.
+    call ok(eko_store_threshold_operator(h, store, charm, 4_c_int32_t, charm, 3_c_int32_t, &
+                                         EKO_ATTRIBUTE_VALUE, op, layout))
+    call check(layout == EKO_LAYOUT_C .and. op(3, 2, 1, 4) == thresholds(1)%v(4, 1, 2, 3), &
+               'threshold elements are read from thresholds.npz in place')
+    call eko_store_destroy(store)
+
+    ! Split by mu2 and merged back: every point again.
+    halves(1) = trim(scratch)//'/low'
+    halves(2) = trim(scratch)//'/high'
+    call ok(eko_store_split(h, trim(scratch)//'/before', halves, [50d0], EKO_TRANSFER_COPY))
+    call ok(eko_store_merge(h, trim(scratch)//'/merged', halves, EKO_ON_CONFLICT_ERROR, &
+                            EKO_TRANSFER_LINK))
+    call ok(eko_store_clean(h, trim(scratch)//'/merged', .false.))
+    call ok(eko_store_open(h, trim(scratch)//'/merged', store))
+    call ok(eko_store_point_count(h, store, n))
+    call check(n == n_targets, 'split and merged back, the store has every point')
     call eko_store_destroy(store)
 
     ! A store file mapped for the host to fill in place, then committed.

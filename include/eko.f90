@@ -87,8 +87,10 @@ module eko
     public :: eko_dataset_combine, eko_dataset_write_store
     public :: eko_dataset_attach_store, eko_dataset_map, eko_dataset_commit
     public :: eko_store_open, eko_store_destroy, eko_store_grid, eko_store_pids, eko_store_xgrid
+    public :: eko_store_origin, eko_store_matching
     public :: eko_store_point_count, eko_store_point, eko_store_operator
-    public :: eko_store_combine, eko_store_clean, eko_store_merge
+    public :: eko_store_threshold_operator
+    public :: eko_store_combine, eko_store_clean, eko_store_merge, eko_store_split
 
     interface
         function c_abi_version() bind(c, name="EKO_abi_version") result(v)
@@ -265,6 +267,41 @@ module eko
             type(c_ptr), value :: h, store
             real(c_double), intent(out) :: xgrid(*)
             integer(c_int32_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_store_origin(h, store, mu2, nf) bind(c, name="EKO_store_origin") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, store
+            real(c_double), intent(out) :: mu2
+            integer(c_int32_t), intent(out) :: nf
+            integer(c_int32_t) :: s
+        end function
+        function c_store_matching(h, store, quark, mu2, present) &
+            bind(c, name="EKO_store_matching") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), value :: quark
+            real(c_double), intent(out) :: mu2
+            integer(c_int32_t), intent(out) :: present
+            integer(c_int32_t) :: s
+        end function
+        function c_store_threshold_view(h, store, from_mu2, from_nf, to_mu2, to_nf, attribute, &
+                                        view) bind(c, name="EKO_store_threshold_view") result(s)
+            import :: c_ptr, c_int32_t, c_double, c_view
+            type(c_ptr), value :: h, store
+            real(c_double), value :: from_mu2, to_mu2
+            integer(c_int32_t), value :: from_nf, to_nf, attribute
+            type(c_view), intent(out) :: view
+            integer(c_int32_t) :: s
+        end function
+        function c_store_split(h, source, dests, n, boundaries, transfer) &
+            bind(c, name="EKO_store_split") result(s)
+            import :: c_ptr, c_int32_t, c_char, c_double
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: source(*)
+            type(c_ptr), intent(in) :: dests(*)
+            integer(c_int32_t), value :: n, transfer
+            real(c_double), intent(in) :: boundaries(*)
             integer(c_int32_t) :: s
         end function
         function c_store_point_count(h, store, n) &
@@ -657,13 +694,60 @@ contains
         type(c_view) :: v
         nullify (op)
         s = c_store_view(h%ptr, store%ptr, kind, mu2, nf, attribute, v)
-        if (s /= EKO_OK) return
+        if (s == EKO_OK) call point_at(v, op, layout)
+    end function
+
+    ! A Fortran pointer onto a view: natural indices for Fortran order, reversed for C order.
+    subroutine point_at(v, op, layout)
+        type(c_view), intent(in) :: v
+        real(c_double), pointer, intent(out) :: op(:, :, :, :)
+        integer(c_int32_t), intent(out) :: layout
         layout = v%layout
         if (layout == EKO_LAYOUT_FORTRAN) then
             call c_f_pointer(v%data, op, v%shape)
         else
             call c_f_pointer(v%data, op, v%shape(4:1:-1))
         end if
+    end subroutine
+
+    !> Points op at a threshold element of the store's thresholds.npz (from (from_mu2, from_nf)
+    !> to (to_mu2, to_nf)), read-only, indexed as in eko_store_operator.
+    function eko_store_threshold_operator(h, store, from_mu2, from_nf, to_mu2, to_nf, attribute, &
+                                          op, layout) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        real(c_double), intent(in) :: from_mu2, to_mu2
+        integer(c_int32_t), intent(in) :: from_nf, to_nf, attribute
+        real(c_double), pointer, intent(out) :: op(:, :, :, :)
+        integer(c_int32_t), intent(out) :: layout
+        integer(c_int32_t) :: s
+        type(c_view) :: v
+        nullify (op)
+        s = c_store_threshold_view(h%ptr, store%ptr, from_mu2, from_nf, to_mu2, to_nf, &
+                                   attribute, v)
+        if (s == EKO_OK) call point_at(v, op, layout)
+    end function
+
+    !> The origin of every evolution.
+    function eko_store_origin(h, store, mu2, nf) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        real(c_double), intent(out) :: mu2
+        integer(c_int32_t), intent(out) :: nf
+        integer(c_int32_t) :: s
+        s = c_store_origin(h%ptr, store%ptr, mu2, nf)
+    end function
+
+    !> The matching scale of quark (EKO_QUARK_*): present is .false. (mu2 = 0) when none.
+    function eko_store_matching(h, store, quark, mu2, present) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(in) :: quark
+        real(c_double), intent(out) :: mu2
+        logical, intent(out) :: present
+        integer(c_int32_t) :: s, p
+        s = c_store_matching(h%ptr, store%ptr, quark, mu2, p)
+        present = p /= 0
     end function
 
     !> Combines every partial of the store in dir (threads 0: one per core).
@@ -693,17 +777,46 @@ contains
         integer(c_int32_t) :: s
         character(kind=c_char), allocatable, target :: names(:, :)
         type(c_ptr) :: ptrs(size(sources))
-        integer :: i, j
-        allocate (names(len(sources) + 1, size(sources)))
-        do i = 1, size(sources)
-            do j = 1, len_trim(sources(i))
-                names(j, i) = sources(i) (j:j)
-            end do
-            names(len_trim(sources(i)) + 1, i) = c_null_char
-            ptrs(i) = c_loc(names(1, i))
-        end do
+        call c_strings(sources, names, ptrs)
         s = c_store_merge(h%ptr, c_string(dest), ptrs, size(sources, kind=c_int32_t), &
                           on_conflict, transfer)
     end function
+
+    !> Splits the store source into the new stores dests(:) at the mu2 boundaries(:) (one fewer
+    !> than dests), files moved by transfer (EKO_TRANSFER_*). Other sizes of boundaries return
+    !> EKO_ERROR_BAD_SHAPE without calling libeko (the handle keeps its previous state).
+    function eko_store_split(h, source, dests, boundaries, transfer) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: source
+        character(len=*), intent(in) :: dests(:)
+        real(c_double), intent(in) :: boundaries(:)
+        integer(c_int32_t), intent(in) :: transfer
+        integer(c_int32_t) :: s
+        character(kind=c_char), allocatable, target :: names(:, :)
+        type(c_ptr) :: ptrs(size(dests))
+        if (size(boundaries) /= size(dests) - 1) then
+            s = EKO_ERROR_BAD_SHAPE ! checked here: the C call cannot see the array's size
+            return
+        end if
+        call c_strings(dests, names, ptrs)
+        s = c_store_split(h%ptr, c_string(source), ptrs, size(dests, kind=c_int32_t), &
+                          boundaries, transfer)
+    end function
+
+    ! NUL-terminated copies of strings(:) in names(:, i), and pointers to them.
+    subroutine c_strings(strings, names, ptrs)
+        character(len=*), intent(in) :: strings(:)
+        character(kind=c_char), allocatable, target, intent(out) :: names(:, :)
+        type(c_ptr), intent(out) :: ptrs(:)
+        integer :: i, j
+        allocate (names(len(strings) + 1, size(strings)))
+        do i = 1, size(strings)
+            do j = 1, len_trim(strings(i))
+                names(j, i) = strings(i) (j:j)
+            end do
+            names(len_trim(strings(i)) + 1, i) = c_null_char
+            ptrs(i) = c_loc(names(1, i))
+        end do
+    end subroutine
 
 end module eko

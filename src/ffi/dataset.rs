@@ -667,7 +667,8 @@ pub unsafe extern "C" fn EKO_dataset_threshold_count(
 
 /// The threshold element `index` (0 ≤ index < `EKO_dataset_threshold_count`) the dataset's
 /// partials need: it goes from (`*from_mu2`, `*from_nf`) to (`*to_mu2`, `*to_nf`), the
-/// arguments `EKO_dataset_add_threshold` takes. Ordered by kind (segments first), then scales.
+/// arguments `EKO_dataset_add_threshold` takes. Ordered by their starting point (mu2, then nf),
+/// then their end point.
 ///
 /// # Safety
 /// `handle`, `dataset` NULL or live; out-parameters NULL or writable.
