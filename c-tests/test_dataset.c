@@ -56,16 +56,40 @@ static bool register_all(EKO_Handle *h, EKO_Dataset *ds, double **owned, int *n_
     return true;
 }
 
-static bool test_combine_in_place_equals_the_rust_combine(void) {
-    EKO_Handle *h = EKO_handle_create();
-    EKO_Dataset *ds = NULL;
+/* A dataset with every partial and threshold element registered, and what it owns. */
+typedef struct {
+    EKO_Handle *h;
+    EKO_Dataset *ds;
     double *owned[64];
-    int n_owned = 0;
+    int n_owned;
     int32_t layouts[N_TARGETS];
     double *values[N_TARGETS], *errors[N_TARGETS];
+} registered;
+
+static bool registered_setup(registered *r) {
+    r->h = EKO_handle_create();
+    r->ds = NULL;
+    r->n_owned = 0;
+    return make_dataset(r->h, &r->ds) &&
+           register_all(r->h, r->ds, r->owned, &r->n_owned, r->layouts, r->values, r->errors);
+}
+
+static void registered_teardown(registered *r) {
+    EKO_dataset_destroy(r->ds);
+    EKO_handle_destroy(r->h);
+    for (int k = 0; k < r->n_owned; k++) {
+        free(r->owned[k]);
+    }
+}
+
+static bool test_combine_in_place_equals_the_rust_combine(void) {
+    registered r;
     EKO_Store *store = NULL, *after = NULL;
-    bool ok = make_dataset(h, &ds) &&
-              register_all(h, ds, owned, &n_owned, layouts, values, errors);
+    bool ok = registered_setup(&r);
+    EKO_Handle *h = r.h;
+    EKO_Dataset *ds = r.ds;
+    int32_t *layouts = r.layouts;
+    double **values = r.values, **errors = r.errors;
     if (ok) {
         const char *before_dir = scratch_path("before");
         const char *after_dir = scratch_path("after");
@@ -108,11 +132,7 @@ static bool test_combine_in_place_equals_the_rust_combine(void) {
     }
     EKO_store_destroy(store);
     EKO_store_destroy(after);
-    EKO_dataset_destroy(ds);
-    EKO_handle_destroy(h);
-    for (int k = 0; k < n_owned; k++) {
-        free(owned[k]);
-    }
+    registered_teardown(&r);
     return ok;
 }
 
@@ -192,15 +212,11 @@ static bool test_a_store_maps_a_file_for_the_host_to_fill(void) {
 }
 
 static bool test_stores_split_merge_combine_and_clean(void) {
-    EKO_Handle *h = EKO_handle_create();
-    EKO_Dataset *ds = NULL;
-    double *owned[64];
-    int n_owned = 0;
-    int32_t layouts[N_TARGETS];
-    double *values[N_TARGETS], *errors[N_TARGETS];
+    registered r;
     EKO_Store *store = NULL;
-    bool ok = make_dataset(h, &ds) &&
-              register_all(h, ds, owned, &n_owned, layouts, values, errors);
+    bool ok = registered_setup(&r);
+    EKO_Handle *h = r.h;
+    EKO_Dataset *ds = r.ds;
     if (ok) {
         ok = false;
         const char *whole = scratch_path("whole");
@@ -225,11 +241,7 @@ static bool test_stores_split_merge_combine_and_clean(void) {
         ok = true;
     }
     EKO_store_destroy(store);
-    EKO_dataset_destroy(ds);
-    EKO_handle_destroy(h);
-    for (int k = 0; k < n_owned; k++) {
-        free(owned[k]);
-    }
+    registered_teardown(&r);
     return ok;
 }
 

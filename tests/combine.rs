@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::point;
+
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -12,10 +14,6 @@ use eko::grid::{Computed, Grid, ProducerError, Task};
 use eko::store::{EvolutionPath, EvolutionPoint, FileKind, MergeOptions, Store, merge};
 use eko::synthetic::Synthetic;
 use ndarray::{Array4, ArrayView4};
-
-fn point(mu2: f64, nf: u8) -> EvolutionPoint {
-    EvolutionPoint::new(mu2, nf).unwrap()
-}
 
 /// Targets on every kind of path: no threshold (nf 4, including below the origin's mu2), one
 /// threshold forward (nf 5, including below the bottom scale) and backward (nf 3), two forward

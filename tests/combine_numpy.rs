@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::point;
+
 use std::path::Path;
 
 use eko::combine::{Kernel, combine};
@@ -13,10 +15,6 @@ use eko::store::{EvolutionPoint, Store};
 use ndarray::Array4;
 
 const N_X: usize = 10;
-
-fn point(mu2: f64, nf: u8) -> EvolutionPoint {
-    EvolutionPoint::new(mu2, nf).unwrap()
-}
 
 /// Dense random operators, identity plus noise (not the structured synthetic ones: every block
 /// is full), seeded by the task so that reruns agree.

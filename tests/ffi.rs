@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::point;
+
 use std::ffi::{CStr, CString};
 use std::ptr;
 
@@ -15,10 +17,6 @@ use eko::synthetic::Synthetic;
 use ndarray::{Array4, ArrayView4, ShapeBuilder};
 
 const N_X: usize = 12;
-
-fn point(mu2: f64, nf: u8) -> EvolutionPoint {
-    EvolutionPoint::new(mu2, nf).unwrap()
-}
 
 fn targets() -> Vec<EvolutionPoint> {
     let mb = 4.92f64.powi(2);

@@ -1056,7 +1056,8 @@ pub unsafe extern "C" fn EKO_dataset_combine(
 /// dataset's grid if missing or empty, else it must have the same grid
 /// (`EKO_ERROR_INCOMPATIBLE`). Threshold buffers become `thresholds.npz` (replacing the
 /// store's), point buffers `{mu2}_nf{nf}.npy` or `.part.npy` with their errors, replacing what
-/// the point had. Files keep the buffers' layout. Each file appears atomically; a failure part
+/// the point had. Point files keep their buffer's layout (C or Fortran order); threshold
+/// elements are stored in C order. Each file appears atomically; a failure part
 /// way leaves the files written so far. Every buffer must have memory (`EKO_ERROR_UNBOUND`,
 /// checked before anything is written). Buffers committed into `dir` itself are skipped.
 ///

@@ -125,6 +125,11 @@ pub fn metadata(n_x: usize) -> eko::store::Metadata {
     m
 }
 
+/// A valid evolution point.
+pub fn point(mu2: f64, nf: u8) -> eko::store::EvolutionPoint {
+    eko::store::EvolutionPoint::new(mu2, nf).unwrap()
+}
+
 /// A deterministic operator for `point` (`tag` varies it): shape (14, n_x, 14, n_x).
 pub fn operator(point: &eko::store::EvolutionPoint, n_x: usize, tag: f64) -> ndarray::Array4<f64> {
     ndarray::Array4::from_shape_fn((14, n_x, 14, n_x), |(a, i, b, j)| {
