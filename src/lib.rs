@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 /// cbindgen:ignore
+pub mod apply;
+/// cbindgen:ignore
 mod atomic;
 /// cbindgen:ignore
 pub mod combine;

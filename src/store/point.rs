@@ -111,10 +111,8 @@ impl std::str::FromStr for EvolutionPoint {
     type Err = Error;
     /// Parses `MU2:NF` (as the command line takes points), for example `10000:5`.
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason| Error::InvalidPoint {
-            mu2: f64::NAN,
-            nf: 0,
-            reason,
+        let bad = |why: &str| Error::InvalidArgument {
+            reason: format!("{s:?} is not an evolution point: {why}"),
         };
         let (mu2, nf) = s
             .split_once(':')

@@ -1,8 +1,6 @@
 //! `eko combine` and `eko clean`.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use crate::Failure;
 use eko::combine::{Kernel, clean, combine};
@@ -24,28 +22,10 @@ pub struct CombineArgs {
 /// Runs `eko combine`.
 pub fn run_combine(args: &CombineArgs) -> Result<(), Failure> {
     let mut store = Store::open(&args.store)?;
-    let kernel = match args.threads {
-        Some(0) => return Err(Failure::Usage("--threads must be at least 1".into())),
-        Some(n) => Kernel::new(n),
-        None => Kernel::all_threads(),
-    };
-    let started = Instant::now();
-    let terminal = std::io::stderr().is_terminal();
+    let kernel = Kernel::new(crate::threads(args.threads)?);
+    let bar = crate::progress::Bar::new("combine");
     let report = combine(&mut store, &kernel, |p| {
-        if terminal {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(
-                err,
-                "\r\x1b[Kcombine: {}/{} points, last {} ({:.1} s)",
-                p.done,
-                p.total,
-                p.point,
-                started.elapsed().as_secs_f64()
-            );
-            if p.done == p.total {
-                let _ = writeln!(err);
-            }
-        }
+        bar.update(p.done, p.total, &p.point);
     })?;
     if args.json {
         crate::print_json(&report);

@@ -1,0 +1,85 @@
+//! `eko apply`: evolve a PDF (or replicas) to every point of a store.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::Failure;
+use eko::apply::{Pdf, apply_to_file, select_points};
+use eko::store::{EvolutionPoint, Store};
+
+/// Arguments of `eko apply`.
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    /// The store (final operators; run `eko combine` first if it holds partials).
+    store: PathBuf,
+    /// The PDF at the store's origin: an f64 .npy of shape (n_pid, n_x) or (n_rep, n_pid, n_x),
+    /// on the store's pids and x grid.
+    pdf: PathBuf,
+    /// The evolved PDFs: (n_points, [n_rep,] n_pid, n_x). The points' [mu2, nf] go to
+    /// OUT.points.npy beside it (out.npy -> out.points.npy).
+    #[arg(short, long, value_name = "OUT.npy")]
+    output: PathBuf,
+    /// Only these points, as MU2:NF,MU2:NF,... (default: every point of the store).
+    #[arg(long, value_name = "MU2:NF,...")]
+    points: Option<String>,
+    /// Threads for the products (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `eko apply`.
+pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
+    let threads = crate::threads(args.threads)?;
+    if args.output.extension().is_none_or(|e| e != "npy") {
+        return Err(Failure::Usage(format!(
+            "the output {} must end in .npy",
+            args.output.display()
+        )));
+    }
+    let store = Store::open(&args.store)?;
+    let wanted = args
+        .points
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .map(str::parse)
+                .collect::<eko::Result<Vec<EvolutionPoint>>>()
+        })
+        .transpose()?;
+    let points = select_points(&store, wanted.as_deref())?;
+    let pdf = Pdf::read(&args.pdf)?;
+    let meta = store.metadata();
+    pdf.check_grid(
+        meta.pids.len(),
+        meta.xgrid.len(),
+        &eko::Location::file(&args.pdf),
+    )?;
+    let started = Instant::now();
+    let bar = crate::progress::Bar::new("apply");
+    let report = apply_to_file(&store, &points, &pdf, &args.output, threads, |done| {
+        bar.update(done, points.len(), &points[done - 1]);
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        crate::print_json(&serde_json::json!({
+            "report": report,
+            "seconds": seconds,
+        }));
+    } else {
+        println!(
+            "evolved {} replica(s) to {} point(s) in {:.3} s ({:.2} ms per point, {:.1} MB of operators read): {} {:?}, points in {}",
+            pdf.replicas.shape()[0],
+            points.len(),
+            seconds,
+            1e3 * seconds / points.len() as f64,
+            report.operator_bytes as f64 / 1e6,
+            report.output.display(),
+            report.shape,
+            report.points_file.display(),
+        );
+    }
+    Ok(())
+}
