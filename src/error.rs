@@ -536,6 +536,16 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+
+    /// A Python eko archive (`.tar`) that cannot be read: not a tar, not an EKO, an unsupported
+    /// format version, a malformed header or payload.
+    #[error("{file}: {reason}")]
+    EkoArchive {
+        /// The archive, or the member at fault.
+        file: Location,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// libeko's result type.

@@ -18,6 +18,8 @@
 /// cbindgen:ignore
 pub mod apply;
 /// cbindgen:ignore
+pub mod archive;
+/// cbindgen:ignore
 mod atomic;
 /// cbindgen:ignore
 pub mod combine;

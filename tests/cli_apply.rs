@@ -4,23 +4,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use eko::npy::{NpyFile, WriteOptions, write_npy};
 use eko::store::Store;
 use ndarray::{Array2, Array3, ArrayD};
 
-fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_eko"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::run_eko as run;
 
 fn read(path: &Path) -> ArrayD<f64> {
     NpyFile::open(path).unwrap().read::<f64>().unwrap()

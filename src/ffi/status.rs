@@ -166,7 +166,8 @@ impl From<Error> for Failure {
             | Error::NotNpyMember { .. }
             | Error::NoSuchMember { .. }
             | Error::ThresholdMember { .. }
-            | Error::InvalidMemberName { .. } => EKO_ERROR_MALFORMED_FILE,
+            | Error::InvalidMemberName { .. }
+            | Error::EkoArchive { .. } => EKO_ERROR_MALFORMED_FILE,
             Error::ShapeMismatch { .. } => EKO_ERROR_BAD_SHAPE,
             Error::Misaligned { .. } => EKO_ERROR_MISALIGNED,
             Error::InvalidPoint { .. } | Error::InvalidArgument { .. } => {

@@ -237,3 +237,16 @@ impl Drop for PythonServer {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the `eko` binary: exit code, standard output, standard error.
+pub fn run_eko(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_eko"))
+        .args(args)
+        .output()
+        .expect("run eko");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("UTF-8 output"),
+        String::from_utf8(out.stderr).expect("UTF-8 errors"),
+    )
+}

@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod combine_cmd;
 mod demo;
+mod import_cmd;
 mod inspect;
 mod progress;
 mod store_cmd;
@@ -70,6 +71,14 @@ enum Command {
         after_help = "Examples:\n  eko apply my-eko/ pdf.npy -o evolved.npy\n  eko apply my-eko/ replicas.npy -o evolved.npy --points 10000:5,24.2064:4 --json\n\nIn Python: pdf = np.load('evolved.npy'); mu2, nf = np.load('evolved.points.npy').T"
     )]
     Apply(apply_cmd::ApplyArgs),
+    /// Import an EKO written by Python eko (0.13 or later: a .tar with YAML headers and LZ4 items)
+    /// into a new store: final operators as {mu2}_nf{nf}.npy, parts ending on a matching scale
+    /// and matchings into thresholds.npz, other parts as partials, the cards into metadata.json.
+    /// Streams one operator at a time; the store appears complete or not at all.
+    #[command(
+        after_help = "Examples:\n  eko import eko.tar my-eko/\n  eko import --json eko.tar my-eko/ && eko inspect my-eko/\n  eko import partial-run.tar s/ && eko combine s/ && eko clean s/"
+    )]
+    Import(import_cmd::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +91,7 @@ fn main() -> ExitCode {
         Command::Combine(args) => combine_cmd::run_combine(&args),
         Command::Clean(args) => combine_cmd::run_clean(&args),
         Command::Apply(args) => apply_cmd::run_apply(&args),
+        Command::Import(args) => import_cmd::run_import(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
