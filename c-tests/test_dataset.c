@@ -245,12 +245,82 @@ static bool test_stores_split_merge_combine_and_clean(void) {
     return ok;
 }
 
+/* Evolving PDFs with each final operator of a combined store equals the sum written out by
+ * hand over a view of the same file; bad arguments are refused and leave `out` untouched. */
+static bool test_apply_evolves_pdfs_with_each_final_operator(void) {
+    registered r;
+    EKO_Store *store = NULL;
+    enum { REP = 3, PDF = REP * NP * NX };
+    static double pdf[PDF], out[PDF];
+    bool ok = registered_setup(&r);
+    EKO_Handle *h = r.h;
+    EKO_Dataset *ds = r.ds;
+    if (ok) {
+        ok = false;
+        const char *dir = scratch_path("apply");
+        CHECK(h, EKO_dataset_write_store(h, ds, dir));
+        CHECK(h, EKO_store_open(h, dir, &store));
+        EXPECT(h, EKO_store_apply(h, store, TARGET_MU2[1], TARGET_NF[1], pdf, out, REP, PDF, 1),
+               EKO_ERROR_NOT_FOUND, "combine first");
+        EKO_store_destroy(store);
+        store = NULL;
+        CHECK(h, EKO_store_combine(h, dir, 0));
+        CHECK(h, EKO_store_open(h, dir, &store));
+        for (int k = 0; k < PDF; k++) {
+            pdf[k] = 0.5 + sin(0.37 * k);
+        }
+        for (int t = 0; t < N_TARGETS; t++) {
+            for (int32_t threads = 1; threads <= 2; threads++) {
+                CHECK(h, EKO_store_apply(h, store, TARGET_MU2[t], TARGET_NF[t], pdf, out, REP, PDF,
+                                         threads));
+                EKO_View v;
+                CHECK(h, EKO_store_view(h, store, EKO_KIND_OPERATOR, TARGET_MU2[t], TARGET_NF[t],
+                                        EKO_ATTRIBUTE_VALUE, &v));
+                for (int rep = 0; rep < REP; rep++)
+                    for (int a = 0; a < NP; a++)
+                        for (int i = 0; i < NX; i++) {
+                            double want = 0.0;
+                            for (int b = 0; b < NP; b++)
+                                for (int j = 0; j < NX; j++)
+                                    want += at(&v, a, i, b, j) * pdf[(rep * NP + b) * NX + j];
+                            double got = out[(rep * NP + a) * NX + i];
+                            REQUIRE(fabs(got - want) <= 1e-13 * (1.0 + fabs(want)));
+                        }
+            }
+        }
+        for (int k = 0; k < PDF; k++) {
+            out[k] = -7.0;
+        }
+        EXPECT(h, EKO_store_apply(h, store, 10.0, 4, pdf, out, REP, PDF - 1, 0),
+               EKO_ERROR_BAD_SHAPE, "replica(s) of 14 pids x 8 x values");
+        EXPECT(h, EKO_store_apply(h, store, 10.0, 4, pdf, pdf + 5, 1, NP * NX, 0),
+               EKO_ERROR_OVERLAPPING, "overlap");
+        EXPECT(h, EKO_store_apply(h, store, 10.0, 4, NULL, out, REP, PDF, 0),
+               EKO_ERROR_NULL_ARGUMENT, "pdf");
+        EXPECT(h, EKO_store_apply(h, store, 10.0, 4, pdf, out, 0, PDF, 0),
+               EKO_ERROR_INVALID_ARGUMENT, "n_rep");
+        EXPECT(h, EKO_store_apply(h, store, 11.0, 4, pdf, out, REP, PDF, 0), EKO_ERROR_NOT_FOUND,
+               "no final operator");
+        EXPECT(h, EKO_store_apply(h, NULL, 10.0, 4, pdf, out, REP, PDF, 0),
+               EKO_ERROR_NULL_ARGUMENT, "store");
+        for (int k = 0; k < PDF; k++) {
+            REQUIRE(out[k] == -7.0);
+        }
+        ok = true;
+    }
+    EKO_store_destroy(store);
+    registered_teardown(&r);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     const test_case tests[] = {
         {"combine_in_place_equals_the_rust_combine", test_combine_in_place_equals_the_rust_combine},
         {"a_point_declared_empty_is_filled_later", test_a_point_declared_empty_is_filled_later},
         {"a_store_maps_a_file_for_the_host_to_fill", test_a_store_maps_a_file_for_the_host_to_fill},
         {"stores_split_merge_combine_and_clean", test_stores_split_merge_combine_and_clean},
+        {"apply_evolves_pdfs_with_each_final_operator",
+         test_apply_evolves_pdfs_with_each_final_operator},
     };
     return run_tests(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

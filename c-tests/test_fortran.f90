@@ -26,8 +26,9 @@ program test_fortran
     real(c_double) :: xgrid(nx), from_mu2, to_mu2, mu2
     real(c_double), pointer :: op(:, :, :, :), err(:, :, :, :), filled(:, :, :, :)
     integer(c_int32_t) :: i, t, id, declared, n_thresholds, from_nf, to_nf, layout, nf, files, n
-    integer :: failures = 0, a, b, j, k
+    integer :: failures = 0, a, b, j, k, r
     logical :: present
+    real(c_double) :: pdf(nx, np, 2), evolved(nx, np, 2), want, worst
 
     call get_command_argument(1, scratch)
     if (len_trim(scratch) == 0) stop 'usage: test_fortran SCRATCH_DIR'
@@ -125,6 +126,38 @@ program test_fortran
                                          EKO_ATTRIBUTE_VALUE, op, layout))
     call check(layout == EKO_LAYOUT_C .and. op(3, 2, 1, 4) == thresholds(1)%v(4, 1, 2, 3), &
                'threshold elements are read from thresholds.npz in place')
+    ! Two replicas evolved with target 1's final operator, against the sum over its mapped file.
+    do r = 1, 2
+        do b = 1, np
+            do k = 1, nx
+                pdf(k, b, r) = 0.5d0 + sin(0.37d0*(k + nx*(b + np*r)))
+            end do
+        end do
+    end do
+    call ok(eko_store_operator(h, store, EKO_KIND_OPERATOR, target_mu2(1), target_nf(1), &
+                               EKO_ATTRIBUTE_VALUE, op, layout))
+    call ok(eko_store_apply(h, store, target_mu2(1), target_nf(1), pdf, evolved, 0_c_int32_t))
+    worst = 0
+    do r = 1, 2
+        do a = 1, np
+            do i = 1, nx
+                want = 0
+                do b = 1, np
+                    do j = 1, nx
+                        if (layout == EKO_LAYOUT_C) then
+                            want = want + op(j, b, i, a)*pdf(j, b, r)
+                        else
+                            want = want + op(a, i, b, j)*pdf(j, b, r)
+                        end if
+                    end do
+                end do
+                worst = max(worst, abs(evolved(i, a, r) - want)/(1 + abs(want)))
+            end do
+        end do
+    end do
+    call check(worst <= 1d-13, 'apply evolves pdf(x, pid, replica) as the sum over the operator')
+    call check(eko_store_apply(h, store, target_mu2(1), target_nf(1), pdf, evolved(:, :, 1:1), &
+                               0_c_int32_t) == EKO_ERROR_BAD_SHAPE, 'apply checks the shapes')
     call eko_store_destroy(store)
 
     ! Split by mu2 and merged back: every point again.

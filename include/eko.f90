@@ -87,6 +87,7 @@ module eko
     public :: eko_dataset_combine, eko_dataset_write_store
     public :: eko_dataset_attach_store, eko_dataset_map, eko_dataset_commit
     public :: eko_store_open, eko_store_destroy, eko_store_grid, eko_store_pids, eko_store_xgrid
+    public :: eko_store_apply
     public :: eko_store_origin, eko_store_matching
     public :: eko_store_point_count, eko_store_point, eko_store_operator
     public :: eko_store_threshold_operator
@@ -267,6 +268,17 @@ module eko
             type(c_ptr), value :: h, store
             real(c_double), intent(out) :: xgrid(*)
             integer(c_int32_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_store_apply(h, store, mu2, nf, pdf, out, n_rep, n, threads) &
+                bind(c, name="EKO_store_apply") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, store
+            real(c_double), value :: mu2
+            integer(c_int32_t), value :: nf, threads
+            real(c_double), intent(in) :: pdf(*)
+            real(c_double), intent(out) :: out(*)
+            integer(c_int64_t), value :: n_rep, n
             integer(c_int32_t) :: s
         end function
         function c_store_origin(h, store, mu2, nf) bind(c, name="EKO_store_origin") result(s)
@@ -656,6 +668,24 @@ contains
         real(c_double), intent(out) :: xgrid(:)
         integer(c_int32_t) :: s
         s = c_store_xgrid(h%ptr, store%ptr, xgrid, size(xgrid, kind=c_int32_t))
+    end function
+
+    !> Evolves pdf(n_x, n_pid, n_rep) with point (mu2, nf)'s final operator into out (same
+    !> shape): out(j, a, r) = sum over k, b of O(a, j, b, k) pdf(k, b, r). threads 0: one per core.
+    function eko_store_apply(h, store, mu2, nf, pdf, out, threads) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        real(c_double), intent(in) :: mu2
+        integer(c_int32_t), intent(in) :: nf, threads
+        real(c_double), contiguous, intent(in) :: pdf(:, :, :)
+        real(c_double), contiguous, intent(out) :: out(:, :, :)
+        integer(c_int32_t) :: s
+        if (any(shape(out) /= shape(pdf))) then
+            s = EKO_ERROR_BAD_SHAPE
+            return
+        end if
+        s = c_store_apply(h%ptr, store%ptr, mu2, nf, pdf, out, size(pdf, 3, kind=c_int64_t), &
+            size(pdf, kind=c_int64_t), threads)
     end function
 
     !> The number of points with files.

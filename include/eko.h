@@ -542,6 +542,29 @@ int32_t EKO_store_threshold_view(EKO_Handle *handle,
 // `handle` NULL or live; `dir` NULL or a NUL-terminated string.
 int32_t EKO_store_combine(EKO_Handle *handle, const char *dir, int32_t threads);
 
+// Evolves PDFs with point (`mu2`, `nf`)'s final operator:
+// `out[r][a][j] = sum over b, k of O[a][j][b][k] * pdf[r][b][k]` for `n_rep` replicas.
+//
+// `pdf` and `out` hold `n_elements = n_rep * n_pid * n_x` doubles each, in C order
+// `[n_rep][n_pid][n_x]` (in Fortran, `pdf(n_x, n_pid, n_rep)`: the same memory). They must not
+// overlap. The operator file is mapped for the call only and read in its memory order, with no
+// copy; loop over `EKO_store_point` to evolve to every point, one operator in memory at a time.
+// `threads` 0 means one per core. `EKO_ERROR_NOT_FOUND` when the point has no final operator
+// (only a partial: combine first). `out` is written only on success.
+//
+// # Safety
+// `handle`, `store` NULL or live; `pdf` NULL or readable and `out` NULL or writable for
+// `n_elements` doubles.
+int32_t EKO_store_apply(EKO_Handle *handle,
+                        const EKO_Store *store,
+                        double mu2,
+                        int32_t nf,
+                        const double *pdf,
+                        double *out,
+                        int64_t n_rep,
+                        int64_t n_elements,
+                        int32_t threads);
+
 // Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 // partials still need it, unless `force` is non-zero.
 //

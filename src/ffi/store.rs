@@ -422,6 +422,86 @@ pub unsafe extern "C" fn EKO_store_combine(
     })
 }
 
+/// Evolves PDFs with point (`mu2`, `nf`)'s final operator:
+/// `out[r][a][j] = sum over b, k of O[a][j][b][k] * pdf[r][b][k]` for `n_rep` replicas.
+///
+/// `pdf` and `out` hold `n_elements = n_rep * n_pid * n_x` doubles each, in C order
+/// `[n_rep][n_pid][n_x]` (in Fortran, `pdf(n_x, n_pid, n_rep)`: the same memory). They must not
+/// overlap. The operator file is mapped for the call only and read in its memory order, with no
+/// copy; loop over `EKO_store_point` to evolve to every point, one operator in memory at a time.
+/// `threads` 0 means one per core. `EKO_ERROR_NOT_FOUND` when the point has no final operator
+/// (only a partial: combine first). `out` is written only on success.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `pdf` NULL or readable and `out` NULL or writable for
+/// `n_elements` doubles.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn EKO_store_apply(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    mu2: f64,
+    nf: i32,
+    pdf: *const f64,
+    out: *mut f64,
+    n_rep: i64,
+    n_elements: i64,
+    threads: i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let point = point(mu2, nf)?;
+        let n_rep = count(n_rep, "n_rep", false)?;
+        let n = count(n_elements, "n_elements", false)?;
+        let threads = kernel(threads)?.threads();
+        let [n_pid, n_x, ..] = s.store.metadata().operator_shape();
+        if Some(n) != n_rep.checked_mul(n_pid * n_x) {
+            return Err(Failure::new(
+                EKO_ERROR_BAD_SHAPE,
+                format!(
+                    "n_elements is {n}; {n_rep} replica(s) of {n_pid} pids x {n_x} x values \
+                     take {}",
+                    n_rep.saturating_mul(n_pid * n_x)
+                ),
+            ));
+        }
+        let input = slice(pdf, n, "pdf")?;
+        let output = slice(out.cast_const(), n, "out")?;
+        let (a, b) = (input.as_ptr_range(), output.as_ptr_range());
+        if a.start < b.end && b.start < a.end {
+            return Err(Failure::new(
+                EKO_ERROR_OVERLAPPING,
+                "pdf and out overlap: evolve into separate memory".to_string(),
+            ));
+        }
+        if !s.store.files_of(&point).has(FileKind::Operator) {
+            return Err(Failure::new(
+                EKO_ERROR_NOT_FOUND,
+                format!(
+                    "{}: no final operator for {point}{}",
+                    s.store.dir().display(),
+                    if s.store.files_of(&point).has(FileKind::Partial) {
+                        " (only its partial: combine first)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let file = s.store.operator(&point)?;
+        let pdf = ndarray::ArrayView3::from_shape((n_rep, n_pid, n_x), input)
+            .expect("length checked");
+        // SAFETY: `out` passed `slice` (not NULL, aligned, `n` elements the caller guarantees
+        // writable for the call) and does not overlap `pdf` (checked above); nothing else in this
+        // call reads or writes it.
+        let output = unsafe { std::slice::from_raw_parts_mut(out, n) };
+        let dst = ndarray::ArrayViewMut3::from_shape((n_rep, n_pid, n_x), output)
+            .expect("length checked");
+        crate::apply::apply_operator(file.view(), pdf, dst, threads)?;
+        Ok(())
+    })
+}
+
 /// Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 /// partials still need it, unless `force` is non-zero.
 ///
