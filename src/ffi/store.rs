@@ -489,8 +489,8 @@ pub unsafe extern "C" fn EKO_store_apply(
             ));
         }
         let file = s.store.operator(&point)?;
-        let pdf = ndarray::ArrayView3::from_shape((n_rep, n_pid, n_x), input)
-            .expect("length checked");
+        let pdf =
+            ndarray::ArrayView3::from_shape((n_rep, n_pid, n_x), input).expect("length checked");
         // SAFETY: `out` passed `slice` (not NULL, aligned, `n` elements the caller guarantees
         // writable for the call) and does not overlap `pdf` (checked above); nothing else in this
         // call reads or writes it.
