@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::Failure;
 use eko::apply::{Pdf, apply_to_file, select_points};
-use eko::store::{EvolutionPoint, Store};
+use eko::store::Store;
 
 /// Arguments of `eko apply`.
 #[derive(clap::Args)]
@@ -43,11 +43,7 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
     let wanted = args
         .points
         .as_deref()
-        .map(|list| {
-            list.split(',')
-                .map(str::parse)
-                .collect::<eko::Result<Vec<EvolutionPoint>>>()
-        })
+        .map(crate::parse_points)
         .transpose()?;
     let points = select_points(&store, wanted.as_deref())?;
     let pdf = Pdf::read(&args.pdf)?;

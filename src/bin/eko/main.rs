@@ -134,6 +134,11 @@ pub fn print_json(report: &impl serde::Serialize) {
     );
 }
 
+/// A `MU2:NF,MU2:NF,...` list of evolution points.
+pub fn parse_points(list: &str) -> eko::Result<Vec<eko::store::EvolutionPoint>> {
+    list.split(',').map(str::parse).collect()
+}
+
 /// The `--threads` option: at least one, every core by default.
 pub fn threads(option: Option<usize>) -> Result<usize, Failure> {
     match option {

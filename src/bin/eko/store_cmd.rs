@@ -158,11 +158,7 @@ pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
         }
         args.points
             .iter()
-            .map(|list| {
-                list.split(',')
-                    .map(str::parse)
-                    .collect::<eko::Result<Vec<EvolutionPoint>>>()
-            })
+            .map(|list| crate::parse_points(list))
             .collect::<eko::Result<Vec<_>>>()?
     };
     let parts: Vec<(PathBuf, Vec<EvolutionPoint>)> =
