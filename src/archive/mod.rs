@@ -68,15 +68,25 @@ enum Inventory {
 }
 
 impl Inventory {
+    /// Every inventory with its directory in the archive.
+    const ALL: [(Inventory, &'static str); 5] = [
+        (Inventory::Operators, "operators"),
+        (Inventory::Parts, "parts"),
+        (Inventory::PartsMatching, "parts/matching"),
+        (Inventory::Recipes, "recipes"),
+        (Inventory::RecipesMatching, "recipes/matching"),
+    ];
+
     fn of(dir: &str) -> Option<Inventory> {
-        Some(match dir {
-            "operators" => Inventory::Operators,
-            "parts" => Inventory::Parts,
-            "parts/matching" => Inventory::PartsMatching,
-            "recipes" => Inventory::Recipes,
-            "recipes/matching" => Inventory::RecipesMatching,
-            _ => return None,
-        })
+        Self::ALL.iter().find(|(_, d)| *d == dir).map(|(i, _)| *i)
+    }
+
+    fn dir(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(i, _)| *i == self)
+            .map(|(_, d)| *d)
+            .expect("every inventory is listed")
     }
 }
 
@@ -459,18 +469,8 @@ fn metadata_of(path: &Path, index: &Index) -> Result<(Metadata, String, i64)> {
     Ok((metadata, version, data_version))
 }
 
-fn inventory_dir(inventory: Inventory) -> &'static str {
-    match inventory {
-        Inventory::Operators => "operators",
-        Inventory::Parts => "parts",
-        Inventory::PartsMatching => "parts/matching",
-        Inventory::Recipes => "recipes",
-        Inventory::RecipesMatching => "recipes/matching",
-    }
-}
-
 fn header_location(path: &Path, inventory: Inventory, stem: &str) -> Location {
-    Location::member(path, format!("{}/{stem}.yaml", inventory_dir(inventory)))
+    Location::member(path, format!("{}/{stem}.yaml", inventory.dir()))
 }
 
 fn same_segment(a: &Segment, b: &Segment) -> bool {

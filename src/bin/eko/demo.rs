@@ -385,20 +385,17 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
     let t = Instant::now();
     let values = toy_pdf(&meta.xgrid, &meta.pids, args.replicas);
     let pdf_path = root.join("pdf.npy");
-    let pdf = if args.replicas == 1 {
-        let single = values.index_axis(Axis(0), 0);
-        write_npy(&pdf_path, &single, WriteOptions::default())?;
-        Pdf {
-            replicas: values.clone(),
-            has_replica_axis: false,
-        }
-    } else {
-        write_npy(&pdf_path, &values, WriteOptions::default())?;
-        Pdf {
-            replicas: values.clone(),
-            has_replica_axis: true,
-        }
+    // One PDF is written as (n_pid, n_x), replicas as (n_rep, n_pid, n_x).
+    let pdf = Pdf {
+        replicas: values,
+        has_replica_axis: args.replicas > 1,
     };
+    if pdf.has_replica_axis {
+        write_npy(&pdf_path, &pdf.replicas, WriteOptions::default())?;
+    } else {
+        let single = pdf.replicas.index_axis(Axis(0), 0);
+        write_npy(&pdf_path, &single, WriteOptions::default())?;
+    }
     let evolved_path = root.join("evolved.npy");
     let points: Vec<EvolutionPoint> = store.points().map(|(p, _)| p).collect();
     let bar = crate::progress::Bar::new("apply");
