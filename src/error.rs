@@ -537,6 +537,30 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// Another process is writing to the store and the caller asked not to wait.
+    #[error(
+        "{file}: another eko process{} is writing to this store; run again when it is done (or without --no-wait to wait for it)",
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Busy {
+        /// The store directory.
+        file: Location,
+        /// The pid that holds the store's lock, as far as the lock file says.
+        holder: Option<u32>,
+    },
+
+    /// A move cannot take files out of a store (the directory is read-only or not ours);
+    /// checked before anything changes.
+    #[error(
+        "{file}: cannot move files out of this store ({reason}); nothing was changed: use a link or copy transfer, or fix the permissions"
+    )]
+    CannotMove {
+        /// The source store directory.
+        file: Location,
+        /// Why.
+        reason: String,
+    },
+
     /// A Python eko archive (`.tar`) that cannot be read: not a tar, not an EKO, an unsupported
     /// format version, a malformed header or payload.
     #[error("{file}: {reason}")]

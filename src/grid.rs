@@ -119,6 +119,8 @@ impl Grid {
         F: FnMut(&Task) -> std::result::Result<Computed, ProducerError>,
     {
         let mut store = Store::create(dir, &self.metadata)?;
+        // A rerun after a kill starts from what the killed run had finished.
+        store.recover_once()?;
         let edges = self.threshold_edges();
         if edges.is_empty() {
             return Ok(store);
@@ -151,6 +153,8 @@ impl Grid {
         F: FnMut(&Task) -> std::result::Result<Computed, ProducerError>,
     {
         let mut store = Store::create(dir, &self.metadata)?;
+        // A rerun after a kill starts from what the killed run had finished.
+        store.recover_once()?;
         for point in points {
             let path = self
                 .paths

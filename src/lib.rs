@@ -25,6 +25,8 @@ mod atomic;
 pub mod combine;
 /// cbindgen:ignore
 pub mod error;
+/// cbindgen:ignore
+mod fault;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod grid;
@@ -39,5 +41,5 @@ pub mod store;
 /// cbindgen:ignore
 pub mod synthetic;
 
-pub use atomic::TEMP_PREFIX;
+pub use atomic::{TEMP_PREFIX, WorkDir};
 pub use error::{Error, Location, Result};

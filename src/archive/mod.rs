@@ -705,25 +705,21 @@ struct Scratch {
 }
 
 /// Removes a directory tree on drop unless disarmed.
-struct TempTree(Option<PathBuf>);
-
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
-        }
-    }
-}
-
 /// Imports the eko archive `archive` into a new store at `dest` (which must not exist, or be an
 /// empty directory). See the module documentation for the mapping. `progress` is called after
 /// each payload written. On error, nothing is left at `dest` or beside it.
+///
+/// The store is built in a locked temporary directory beside `dest`
+/// (`.eko-tmp.import.{name}.*`) and renamed into place when complete. Killed, it leaves that
+/// directory, which the next import to `dest` (or [`recover`](crate::store::recover) of `dest`)
+/// removes once its owner is gone.
 pub fn import(
     archive: &Path,
     dest: &Path,
     mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport> {
     let dest_location = Location::file(dest);
+    crate::atomic::remove_dead_beside(dest, "import")?;
     if dest.exists() {
         let empty = dest.is_dir()
             && std::fs::read_dir(dest)
@@ -742,23 +738,9 @@ pub fn import(
     let shape = metadata.operator_shape();
     let limit = payload_limit(&metadata);
 
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "store".into());
-    let root = parent.join(format!(
-        "{}import.{name}.{}",
-        crate::TEMP_PREFIX,
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).io_context(&Location::file(&root), "create directory")?;
-    let guard = TempTree(Some(root.clone()));
-    let store_dir = root.join("store");
+    let root = crate::atomic::TempDir::beside(dest, "import")?;
+    let root_dir = root.path().to_path_buf();
+    let store_dir = root_dir.join("store");
     let mut store = Store::create(&store_dir, &metadata)?;
     let mut thresholds = if plan
         .roles
@@ -802,7 +784,7 @@ pub fn import(
             continue;
         };
         let at = Location::member(archive, name.clone());
-        let scratch_path = root.join(match payload {
+        let scratch_path = root_dir.join(match payload {
             Payload::Npy => "payload.npy",
             Payload::Npz => "payload.npz",
         });
@@ -839,6 +821,7 @@ pub fn import(
             }
         }
         drop(scratch);
+        crate::fault::fault_point!("import.payload");
         done += 1;
         progress(ImportProgress { done, total });
     }
@@ -855,12 +838,15 @@ pub fn import(
         store.commit_thresholds(writer)?;
     }
     drop(store);
+    crate::fault::fault_point!("import.rename-into-place");
     if dest.exists() {
         std::fs::remove_dir(dest).io_context(&dest_location, "replace the empty directory")?;
     }
     std::fs::rename(&store_dir, dest)
         .io_context(&dest_location, "rename the new store into place")?;
-    drop(guard);
+    crate::atomic::sync_dir(&crate::atomic::parent_dir(dest))
+        .io_context(&dest_location, "fsync directory")?;
+    drop(root);
     report.operators.sort();
     report.partials.sort();
     report.thresholds.sort();

@@ -123,6 +123,15 @@ pub struct CombineReport {
 pub fn combine(
     store: &mut Store,
     kernel: &Kernel,
+    progress: impl FnMut(Progress),
+) -> Result<CombineReport> {
+    // The whole run holds the store (other writers wait) and starts from a recovered store.
+    store.while_locked(|store| combine_locked(store, kernel, progress))
+}
+
+fn combine_locked(
+    store: &mut Store,
+    kernel: &Kernel,
     mut progress: impl FnMut(Progress),
 ) -> Result<CombineReport> {
     let thresholds = store.thresholds()?;
@@ -182,8 +191,13 @@ pub fn combine(
     let outcome = std::thread::scope(|s| -> Result<()> {
         let committer = s.spawn(move || -> Result<()> {
             for job in jobs {
-                files.commit(job.point, FileKind::Operator, job.value, job.error)?;
-                files.remove(&job.point, FileKind::Partial)?;
+                files.commit(
+                    job.point,
+                    FileKind::Operator,
+                    job.value,
+                    job.error,
+                    Some(FileKind::Partial),
+                )?;
                 let _ = committed.send(job.point);
             }
             Ok(())
@@ -518,6 +532,10 @@ pub struct CleanReport {
 /// then can no longer be combined). After [`combine`] and `clean`, the store holds exactly the
 /// final operators.
 pub fn clean(store: &mut Store, force: bool) -> Result<CleanReport> {
+    store.while_locked(|store| clean_locked(store, force))
+}
+
+fn clean_locked(store: &mut Store, force: bool) -> Result<CleanReport> {
     let needing: Vec<EvolutionPoint> = plan(store)?
         .into_iter()
         .filter(|p| p.path.crosses_threshold() && !p.finished)

@@ -64,6 +64,10 @@ pub const EKO_ERROR_CONFLICT: i32 = 204;
 pub const EKO_ERROR_NOT_EMPTY: i32 = 205;
 /// A store directory holds a file that is not a store file, or its metadata is invalid.
 pub const EKO_ERROR_INVALID_STORE: i32 = 206;
+/// Another process holds the store's lock and the call was asked not to wait.
+pub const EKO_ERROR_BUSY: i32 = 207;
+/// A move cannot remove files from a source store (read-only, not ours); nothing was changed.
+pub const EKO_ERROR_PERMISSION: i32 = 208;
 
 // 900..999: libeko itself.
 /// libeko panicked: a bug. The message holds the panic's text; the objects passed to the call
@@ -98,6 +102,8 @@ pub extern "C" fn EKO_status_name(status: i32) -> *const c_char {
         EKO_ERROR_CONFLICT => "EKO_ERROR_CONFLICT\0",
         EKO_ERROR_NOT_EMPTY => "EKO_ERROR_NOT_EMPTY\0",
         EKO_ERROR_INVALID_STORE => "EKO_ERROR_INVALID_STORE\0",
+        EKO_ERROR_BUSY => "EKO_ERROR_BUSY\0",
+        EKO_ERROR_PERMISSION => "EKO_ERROR_PERMISSION\0",
         EKO_ERROR_PANIC => "EKO_ERROR_PANIC\0",
         _ => "EKO_ERROR_UNKNOWN\0",
     };
@@ -176,6 +182,8 @@ impl From<Error> for Failure {
             Error::NotAStore { .. } => EKO_ERROR_NOT_A_STORE,
             Error::Metadata { .. } | Error::ForeignFile { .. } => EKO_ERROR_INVALID_STORE,
             Error::NotEmpty { .. } => EKO_ERROR_NOT_EMPTY,
+            Error::Busy { .. } => EKO_ERROR_BUSY,
+            Error::CannotMove { .. } => EKO_ERROR_PERMISSION,
             Error::Incompatible { .. } => EKO_ERROR_INCOMPATIBLE,
             Error::Conflict { .. } => EKO_ERROR_CONFLICT,
             Error::NoPath { .. } => EKO_ERROR_NO_PATH,

@@ -520,6 +520,23 @@ pub unsafe extern "C" fn EKO_store_clean(
     })
 }
 
+/// Brings the store at `dir` back to a consistent state after an interrupted operation, as
+/// `eko recover` does: waits for the store's lock, finishes an operation that had passed its
+/// commit point or undoes one that had not, and removes the temporary files of processes that
+/// are gone and orphan error files. Also removes a dead import's leftovers beside `dir` (then
+/// `dir` need not exist). Every store-changing call does this itself on the store it changes;
+/// call it to clean up a store no one will write to again.
+///
+/// # Safety
+/// `handle` NULL or live; `dir` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_recover(handle: *mut EKO_Handle, dir: *const c_char) -> i32 {
+    call(handle, || {
+        store::recover(std::path::Path::new(&text(dir, "dir")?), store::Wait::Block)?;
+        Ok(())
+    })
+}
+
 fn paths(list: *const *const c_char, n: i32, name: &str) -> Outcome<Vec<PathBuf>> {
     let items = slice(list, count(n.into(), &format!("n_{name}"), false)?, name)?;
     items
@@ -574,6 +591,7 @@ pub unsafe extern "C" fn EKO_store_merge(
         let options = MergeOptions {
             transfer: self::transfer(transfer)?,
             on_conflict,
+            wait: store::Wait::Block,
         };
         let refs: Vec<&std::path::Path> = sources.iter().map(PathBuf::as_path).collect();
         store::merge(&dest, &refs, options)?;

@@ -23,6 +23,7 @@
 mod edge;
 mod metadata;
 mod point;
+mod recovery;
 mod stack;
 mod thresholds;
 mod transfer;
@@ -30,22 +31,29 @@ mod transfer;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ndarray::{ArrayBase, ArrayView4, Data, Ix4};
 
-use crate::atomic::{PendingFile, TEMP_PREFIX};
+pub use crate::atomic::TempEntry;
+use crate::atomic::{PendingFile, TEMP_PREFIX, temp_name};
 use crate::error::{Error, IoContext, Location, Result};
+use crate::fault::fault_point;
 use crate::npy::{
     NpyFile, NpyHeader, WriteOptions, check_in_place, read_header, write_npy_pending,
 };
 pub use edge::{ERROR_SUFFIX, Edge, EvolutionPath, Matching, Segment};
 pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
 pub use point::{EvolutionPoint, FileKind};
+pub use recovery::{
+    INTENT_FILE, Leftovers, RecoveryReport, Resolution, Resolved, Wait, lock_holder, recover,
+};
+pub(crate) use recovery::{Intent, LockGuard, StoreLock};
 pub use stack::Stack;
 pub use thresholds::{Thresholds, ThresholdsWriter};
 pub use transfer::{
-    MergeOptions, MergeReport, OnConflict, SplitReport, Transfer, merge, partition_at,
-    partition_even, split,
+    MergeOptions, MergeReport, OnConflict, Partition, SplitReport, Transfer, merge, partition_at,
+    partition_even, split, split_by, split_with,
 };
 
 /// Name of the metadata file.
@@ -144,10 +152,13 @@ pub struct Store {
     metadata: Metadata,
     points: BTreeMap<EvolutionPoint, PointFiles>,
     thresholds: bool,
+    /// The store's lock, held from [`lock_for_writing`](Store::lock_for_writing) until the
+    /// store is dropped.
+    writer: Option<Arc<StoreLock>>,
+    /// Whether this `Store` has recovered the leftovers of dead writers (done once, before its
+    /// first write).
+    recovered: bool,
 }
-
-/// The store-wide commit lock; released on drop.
-struct CommitLock(Option<fs::File>);
 
 impl Store {
     /// Opens the store in `dir`: reads `metadata.json` and lists the files. Reads no operator.
@@ -159,9 +170,76 @@ impl Store {
             metadata,
             points: BTreeMap::new(),
             thresholds: false,
+            writer: None,
+            recovered: false,
         };
         store.refresh()?;
         Ok(store)
+    }
+
+    /// Opens the store in `dir` for a whole-store operation: [`open`](Self::open), then
+    /// [`lock_for_writing`](Self::lock_for_writing).
+    pub fn open_for_writing(dir: impl AsRef<Path>, wait: Wait) -> Result<(Store, RecoveryReport)> {
+        let mut store = Store::open(dir)?;
+        let report = store.lock_for_writing(wait)?;
+        Ok((store, report))
+    }
+
+    /// Takes the store's lock until this `Store` is dropped, so that no other process writes to
+    /// it meanwhile (their commits wait), and recovers what interrupted writers left (see
+    /// [`recover`]); then lists the files again. Does nothing if this `Store` holds the lock
+    /// already. With [`Wait::NoWait`], fails with [`Error::Busy`] instead of waiting.
+    pub fn lock_for_writing(&mut self, wait: Wait) -> Result<RecoveryReport> {
+        let mut report = RecoveryReport::default();
+        if self.writer.is_none() {
+            self.writer = Some(recovery::lock_recovering(&self.dir, wait, &mut report)?);
+            self.recovered = true;
+            self.metadata = read_metadata(&self.dir)?;
+            self.refresh()?;
+        }
+        Ok(report)
+    }
+
+    /// Before this `Store`'s first write: recovers what dead writers left (see [`recover`]),
+    /// holding the lock only for that.
+    pub(crate) fn recover_once(&mut self) -> Result<()> {
+        if !self.recovered && self.writer.is_none() {
+            let mut report = RecoveryReport::default();
+            drop(recovery::lock_recovering(
+                &self.dir,
+                Wait::Block,
+                &mut report,
+            )?);
+            self.recovered = true;
+            if !report.is_empty() {
+                self.refresh()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` holding the store's lock (taken, waiting, and recovered as by
+    /// [`lock_for_writing`](Self::lock_for_writing) unless this `Store` holds it already, and
+    /// then released when `f` returns).
+    pub(crate) fn while_locked<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let took = self.writer.is_none();
+        self.lock_for_writing(Wait::Block)?;
+        let out = f(self);
+        if took {
+            self.writer = None;
+        }
+        out
+    }
+
+    /// Releases the lock taken by [`lock_for_writing`](Self::lock_for_writing), if held.
+    pub fn unlock(&mut self) {
+        self.writer = None;
+    }
+
+    /// What interrupted writers left in the store: an unfinished operation, temporary files
+    /// (with whether their writer still runs), orphan error files. Reads only.
+    pub fn leftovers(&self) -> Result<Leftovers> {
+        recovery::leftovers(&self.dir)
     }
 
     /// Creates a store in `dir` (created if missing; if it exists it must be empty) with
@@ -211,7 +289,7 @@ impl Store {
                     file: Location::file(entry.path()),
                 });
             };
-            if name == METADATA_FILE || name == LOCK_FILE || name.starts_with(TEMP_PREFIX) {
+            if name == METADATA_FILE || recovery::is_bookkeeping(name) {
                 continue;
             }
             if name == THRESHOLDS_FILE {
@@ -416,9 +494,9 @@ impl Store {
     }
 
     /// Commits `point`'s `main` file and its error (or no error), written under temporary names,
-    /// replacing what the point had for that kind: under the store lock, the old files are set
-    /// aside, the error is renamed into place, then the main file. On failure the old files are
-    /// restored.
+    /// replacing what the point had for that kind: under the store lock, with a record of
+    /// intent, the old files are set aside, the error is renamed into place, then the main file.
+    /// On failure the old files are restored.
     pub(crate) fn commit_pending(
         &mut self,
         point: EvolutionPoint,
@@ -427,8 +505,9 @@ impl Store {
         error_pending: Option<PendingFile>,
     ) -> Result<()> {
         let has_error = error_pending.is_some();
+        self.recover_once()?;
         self.files()
-            .commit(point, main, main_pending, error_pending)?;
+            .commit(point, main, main_pending, error_pending, None)?;
         let files = self.points.entry(point).or_default();
         files.set(main, true);
         files.set(main.companion(), has_error);
@@ -437,8 +516,8 @@ impl Store {
 
     /// Makes `point`'s partial its final operator (for a point that crosses no threshold), with
     /// its error: the final files are hard links to the partial's (copies where links are not
-    /// supported) committed as by [`insert_operator`](Self::insert_operator); then the partial
-    /// is removed.
+    /// supported) committed as by [`insert_operator`](Self::insert_operator), and the partial
+    /// is removed in the same commit.
     pub fn promote_partial(&mut self, point: &EvolutionPoint) -> Result<()> {
         let files = self.files_of(point);
         if !files.has(FileKind::Partial) {
@@ -461,8 +540,20 @@ impl Store {
                 )
             })
             .transpose()?;
-        self.commit_pending(*point, FileKind::Operator, main, error)?;
-        self.remove(point, FileKind::Partial)
+        let has_error = error.is_some();
+        self.files().commit(
+            *point,
+            FileKind::Operator,
+            main,
+            error,
+            Some(FileKind::Partial),
+        )?;
+        let entry = self.points.entry(*point).or_default();
+        entry.set(FileKind::Operator, true);
+        entry.set(FileKind::OperatorError, has_error);
+        entry.set(FileKind::Partial, false);
+        entry.set(FileKind::PartialError, false);
+        Ok(())
     }
 
     /// The threshold operators, mapped; `None` when the store has no `thresholds.npz`.
@@ -482,6 +573,7 @@ impl Store {
     /// Finishes `writer` (from [`thresholds_writer`](Self::thresholds_writer)) and puts the
     /// archive in place under the store lock.
     pub fn commit_thresholds(&mut self, writer: ThresholdsWriter) -> Result<()> {
+        self.recover_once()?;
         let _lock = self.lock()?;
         writer.finish()?;
         self.thresholds = true;
@@ -491,6 +583,7 @@ impl Store {
     /// Removes `thresholds.npz` (nothing happens if there is none).
     pub(crate) fn remove_thresholds(&mut self) -> Result<()> {
         let _lock = self.lock()?;
+        fault_point!("clean.remove-thresholds");
         remove_if_exists(&self.thresholds_path())?;
         crate::atomic::sync_dir(&self.dir)
             .io_context(&Location::file(&self.dir), "fsync directory")?;
@@ -506,6 +599,7 @@ impl Store {
         } else {
             main
         };
+        self.recover_once()?;
         self.files().remove(point, main)?;
         if let Some(files) = self.points.get_mut(point) {
             files.set(main, false);
@@ -517,8 +611,8 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the store-wide commit lock (blocking).
-    fn lock(&self) -> Result<CommitLock> {
+    /// Takes the store lock for one step (a no-op guard while this `Store` holds it).
+    fn lock(&self) -> Result<LockGuard> {
         self.files().lock()
     }
 
@@ -526,6 +620,7 @@ impl Store {
     pub(crate) fn files(&self) -> StoreFiles {
         StoreFiles {
             dir: self.dir.clone(),
+            held: self.writer.clone(),
         }
     }
 
@@ -546,87 +641,105 @@ impl Store {
 #[derive(Debug, Clone)]
 pub(crate) struct StoreFiles {
     dir: PathBuf,
+    /// The lock of a whole-store operation, when one holds it.
+    held: Option<Arc<StoreLock>>,
 }
 
 impl StoreFiles {
-    fn path_of(&self, point: &EvolutionPoint, kind: FileKind) -> PathBuf {
-        self.dir.join(kind.file_name(point))
-    }
-
-    /// Takes the store-wide commit lock (blocking). Filesystems without `flock` support proceed
-    /// unlocked.
-    fn lock(&self) -> Result<CommitLock> {
-        let path = self.dir.join(LOCK_FILE);
-        let location = Location::file(&path);
-        let file = fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .io_context(&location, "open lock file")?;
-        match file.lock() {
-            Ok(()) => Ok(CommitLock(Some(file))),
-            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(CommitLock(None)),
-            Err(e) => Err(e).io_context(&location, "lock"),
+    /// Takes the store lock for one step (blocking), recovering a dead writer's unfinished
+    /// operation first; a no-op guard when the store is held for a whole operation.
+    pub(crate) fn lock(&self) -> Result<LockGuard> {
+        if self.held.is_some() {
+            return Ok(LockGuard::Held);
         }
+        Ok(LockGuard::Own(recovery::lock(&self.dir, Wait::Block)?.0))
     }
 
     /// Commits `point`'s `main` file and its error (or no error), written under temporary
-    /// names: under the store lock, the old files are set aside, the error is renamed into place,
-    /// then the main file. On failure the old files are restored.
+    /// names, then removes `then_remove`'s files (a partial that the new final replaces), as one
+    /// step: under the store lock, with a record of intent, the old files are set aside, the
+    /// error is renamed into place, then the main file (the commit point), then the old and the
+    /// removed files go. Killed or failed before the commit point, the point keeps its old
+    /// files; after it, the step is finished (by recovery).
     pub(crate) fn commit(
         &self,
         point: EvolutionPoint,
         main: FileKind,
-        main_pending: PendingFile,
-        error_pending: Option<PendingFile>,
+        mut main_pending: PendingFile,
+        mut error_pending: Option<PendingFile>,
+        then_remove: Option<FileKind>,
     ) -> Result<()> {
-        let error_kind = main.companion();
-        let main_path = self.path_of(&point, main);
-        let error_path = self.path_of(&point, error_kind);
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let main_name = main.file_name(&point);
+        let error_name = main.companion().file_name(&point);
         let _lock = self.lock()?;
         // The old files are set aside (the point disappears for a moment rather than pairing an
-        // old error with a new operator) and restored if the commit fails.
-        let main_backup = set_aside(&main_path)?;
-        let error_backup = match set_aside(&error_path) {
-            Ok(b) => b,
-            Err(e) => {
-                restore(&main_path, main_backup);
-                return Err(e);
+        // old error with a new operator).
+        let mut set_aside = Vec::new();
+        for file in [&main_name, &error_name] {
+            if self.dir.join(file).exists() {
+                let backup = temp_name(&self.dir.join(file), "old");
+                set_aside.push((file.clone(), name(&backup)));
             }
+        }
+        let mut renames = Vec::new();
+        if let Some(e) = &error_pending {
+            renames.push((name(e.temp_path()), name(e.dest_path())));
+        }
+        renames.push((
+            name(main_pending.temp_path()),
+            name(main_pending.dest_path()),
+        ));
+        let remove = then_remove
+            .map(|kind| vec![kind.file_name(&point), kind.companion().file_name(&point)])
+            .unwrap_or_default();
+        let intent = Intent::Commit {
+            set_aside: set_aside.clone(),
+            renames,
+            remove,
         };
-        let committed = error_pending
-            .map_or(Ok(()), PendingFile::commit)
-            .and_then(|()| main_pending.commit());
-        if let Err(e) = committed {
-            let _ = fs::remove_file(&main_path);
-            let _ = fs::remove_file(&error_path);
-            restore(&main_path, main_backup);
-            restore(&error_path, error_backup);
+        recovery::write_intent(&self.dir, &intent)?;
+        let done = (|| -> Result<()> {
+            for (file, backup) in &set_aside {
+                fault_point!("commit.set-aside");
+                fs::rename(self.dir.join(file), self.dir.join(backup))
+                    .io_context(&Location::file(self.dir.join(file)), "rename aside")?;
+            }
+            if let Some(e) = &mut error_pending {
+                e.rename_into_place()?;
+            }
+            main_pending.rename_into_place()?;
+            crate::atomic::sync_dir(&self.dir)
+                .io_context(&Location::file(&self.dir), "fsync directory")
+        })();
+        if let Err(e) = done {
+            // Undo (before the commit point) or finish (after): what recovery would do.
+            recovery::settle(&self.dir, &intent);
             return Err(e);
         }
-        for backup in [main_backup, error_backup].into_iter().flatten() {
-            let _ = fs::remove_file(backup);
-        }
-        Ok(())
+        recovery::complete(&self.dir, &intent)
     }
 
-    /// Removes `point`'s `main` file and its error, under the store lock.
+    /// Removes `point`'s `main` file and its error, under the store lock, with a record of
+    /// intent (main first: a reader may briefly see an orphan error, which readers ignore,
+    /// never an operator without its error).
     pub(crate) fn remove(&self, point: &EvolutionPoint, main: FileKind) -> Result<()> {
         let _lock = self.lock()?;
-        // Main first: a reader may briefly see an orphan error (ignored), never an operator
-        // without its error.
-        remove_if_exists(&self.path_of(point, main))?;
-        remove_if_exists(&self.path_of(point, main.companion()))?;
-        crate::atomic::sync_dir(&self.dir).io_context(&Location::file(&self.dir), "fsync directory")
-    }
-}
-
-impl Drop for CommitLock {
-    fn drop(&mut self) {
-        if let Some(file) = self.0.take() {
-            let _ = file.unlock();
+        let files = [main.file_name(point), main.companion().file_name(point)];
+        if !files.iter().any(|f| self.dir.join(f).exists()) {
+            return Ok(());
         }
+        let intent = Intent::Commit {
+            set_aside: Vec::new(),
+            renames: Vec::new(),
+            remove: files.to_vec(),
+        };
+        recovery::write_intent(&self.dir, &intent)?;
+        recovery::complete(&self.dir, &intent)
     }
 }
 
@@ -662,28 +775,8 @@ fn is_empty_dir(dir: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// Renames `path` (if it exists) to a temporary name, returned for [`restore`].
-fn set_aside(path: &Path) -> Result<Option<PathBuf>> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let backup = path.with_file_name(format!("{TEMP_PREFIX}{name}.old.{}", std::process::id()));
-    match fs::rename(path, &backup) {
-        Ok(()) => Ok(Some(backup)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).io_context(&Location::file(path), "rename aside"),
-    }
-}
-
-/// Puts a file set aside by [`set_aside`] back (best effort: used on the way out of a failure).
-fn restore(path: &Path, backup: Option<PathBuf>) {
-    if let Some(backup) = backup {
-        let _ = fs::rename(backup, path);
-    }
-}
-
 fn remove_if_exists(path: &Path) -> Result<()> {
+    fault_point!("remove");
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

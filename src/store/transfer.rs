@@ -12,12 +12,16 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use super::recovery::{self, Intent, Placement, RecoveryReport, SourceFile, StoreLock};
 use super::{
-    EvolutionPoint, FileKind, METADATA_FILE, Store, THRESHOLDS_FILE, is_empty_dir,
-    remove_if_exists, set_aside,
+    EvolutionPoint, FileKind, INTENT_FILE, METADATA_FILE, Resolution, Store, THRESHOLDS_FILE, Wait,
+    is_empty_dir,
 };
-use crate::atomic::{PendingFile, sync_dir};
+use crate::atomic::{PendingFile, sync_dir, temp_name};
 use crate::error::{Error, IoContext, Location, Result};
+use crate::fault::fault_point;
 
 /// How files get from one store to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +57,9 @@ pub struct MergeOptions {
     pub transfer: Transfer,
     /// What a conflicting duplicate does.
     pub on_conflict: OnConflict,
+    /// Whether to wait for another writer of the destination (or of a source files move out
+    /// of) to finish.
+    pub wait: Wait,
 }
 
 /// What a merge or split did.
@@ -81,6 +88,9 @@ pub struct SplitReport {
     pub points: Vec<usize>,
     /// File transfers.
     pub transfers: MergeReport,
+    /// This run found its own interrupted run (same source, parts and transfer) past its commit
+    /// point and finished it (then `points` is empty and no transfers are counted).
+    pub resumed: bool,
 }
 
 /// A unit that moves as a whole: a main file (operator or partial) with its error, or the
@@ -177,38 +187,72 @@ fn compare(ours: &Files, theirs: &Files) -> Result<Comparison> {
     })
 }
 
-/// One step of an executed plan, for undoing it.
-enum Done {
-    /// A file created in a destination.
-    Added(PathBuf),
-    /// A destination file renamed aside (original, backup).
-    SetAside(PathBuf, PathBuf),
-    /// A directory this operation created.
-    CreatedDir(PathBuf),
-}
-
-/// Carries out file operations, remembering how to undo them.
-struct Journal {
+/// Carries out a transfer recorded as an intent in `home` (a locked directory): sets aside and
+/// places each file, syncs, marks the commit point, then removes the backups and, for moves,
+/// the sources. Fails, or is killed, before the commit point: every store is as it was (the
+/// in-process undo and recovery are the same code). After it: finished (by recovery if need be).
+struct Executor {
     transfer: Transfer,
-    done: Vec<Done>,
     report: MergeReport,
-    /// Source files to unlink once everything succeeded (moves).
-    to_unlink: Vec<PathBuf>,
 }
 
-impl Journal {
-    fn new(transfer: Transfer) -> Self {
-        Journal {
-            transfer,
-            done: Vec::new(),
-            report: MergeReport::default(),
-            to_unlink: Vec::new(),
+impl Executor {
+    fn run(mut self, home: &Path, mut intent: Intent) -> Result<MergeReport> {
+        let Intent::Transfer { units, .. } = &intent else {
+            unreachable!("a transfer intent")
+        };
+        let units = units.clone();
+        let placed = (|| -> Result<()> {
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            for unit in &units {
+                // Old files aside, main first (the unit disappears for a moment rather than
+                // pairing an old file with a new one), then the new ones, error first.
+                for p in unit.iter().rev() {
+                    if let Some(backup) = &p.backup {
+                        fault_point!("transfer.set-aside");
+                        fs::rename(&p.dst, backup)
+                            .io_context(&Location::file(&p.dst), "rename aside")?;
+                    }
+                }
+                for p in unit {
+                    // An empty source: a file of the destination's unit that the new unit lacks
+                    // (an error), only set aside.
+                    if !p.src.as_os_str().is_empty() {
+                        self.install(&p.src, &p.dst)?;
+                    }
+                    let parent = crate::atomic::parent_dir(&p.dst);
+                    if !dirs.contains(&parent) {
+                        dirs.push(parent);
+                    }
+                }
+            }
+            for dir in &dirs {
+                sync_dir(dir).io_context(&Location::file(dir), "fsync directory")?;
+            }
+            if let Intent::Transfer { committed, .. } = &mut intent {
+                *committed = true;
+            }
+            recovery::rewrite_intent(home, &intent)
+        })();
+        if let Err(e) = placed {
+            // Before the commit point (or while marking it): undo.
+            if let Intent::Transfer { committed, .. } = &mut intent {
+                *committed = home.join(INTENT_FILE).exists() && self::committed(home);
+            }
+            recovery::settle(home, &intent);
+            return Err(e);
         }
+        recovery::complete(home, &intent)?;
+        if let Intent::Transfer { unlink, .. } = &intent {
+            self.report.unlinked_from_sources = unlink.len();
+        }
+        Ok(self.report)
     }
 
     /// Puts `src` at `dst` (which must not exist) by link or copy.
-    fn install(&mut self, src: &Path, dst: &Path, movable: bool) -> Result<()> {
+    fn install(&mut self, src: &Path, dst: &Path) -> Result<()> {
         let location = Location::file(dst);
+        fault_point!("transfer.place");
         let linked = self.transfer != Transfer::Copy && {
             match fs::hard_link(src, dst) {
                 Ok(()) => true,
@@ -226,65 +270,24 @@ impl Journal {
             self.report.copied += 1;
             self.report.bytes_copied += bytes;
         }
-        self.done.push(Done::Added(dst.to_path_buf()));
-        if movable && self.transfer == Transfer::Move {
-            self.to_unlink.push(src.to_path_buf());
-        }
         Ok(())
     }
+}
 
-    /// Renames an existing destination file aside (undone by renaming it back).
-    fn set_aside(&mut self, path: &Path) -> Result<()> {
-        if let Some(backup) = set_aside(path)? {
-            self.done.push(Done::SetAside(path.to_path_buf(), backup));
-        }
-        Ok(())
-    }
-
-    fn create_dir(&mut self, dir: &Path) -> Result<()> {
-        if !dir.exists() {
-            fs::create_dir_all(dir).io_context(&Location::file(dir), "create directory")?;
-            self.done.push(Done::CreatedDir(dir.to_path_buf()));
-        }
-        Ok(())
-    }
-
-    /// Undoes everything, newest first. Best effort: the original error is what gets reported.
-    fn undo(self) {
-        for step in self.done.into_iter().rev() {
-            let _ = match step {
-                Done::Added(path) => fs::remove_file(path),
-                Done::SetAside(original, backup) => fs::rename(backup, original),
-                Done::CreatedDir(dir) => fs::remove_dir_all(dir),
-            };
-        }
-    }
-
-    /// Makes the result durable and drops what the undo log kept.
-    fn finish(mut self, dirs: &[&Path]) -> Result<MergeReport> {
-        for dir in dirs {
-            sync_dir(dir).io_context(&Location::file(dir), "fsync directory")?;
-        }
-        for step in &self.done {
-            if let Done::SetAside(_, backup) = step {
-                remove_if_exists(backup)?;
-            }
-        }
-        let mut source_dirs: Vec<PathBuf> = Vec::new();
-        for src in &self.to_unlink {
-            remove_if_exists(src)?;
-            self.report.unlinked_from_sources += 1;
-            if let Some(parent) = src.parent()
-                && !source_dirs.iter().any(|d| d == parent)
-            {
-                source_dirs.push(parent.to_path_buf());
-            }
-        }
-        for dir in source_dirs {
-            sync_dir(&dir).io_context(&Location::file(&dir), "fsync directory")?;
-        }
-        Ok(self.report)
-    }
+/// Whether the intent in `home` says its commit point was passed.
+fn committed(home: &Path) -> bool {
+    fs::read(home.join(INTENT_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Intent>(&b).ok())
+        .is_some_and(|i| {
+            matches!(
+                i,
+                Intent::Transfer {
+                    committed: true,
+                    ..
+                }
+            )
+        })
 }
 
 /// Errors after which a copy can still succeed where a link failed.
@@ -314,23 +317,96 @@ fn check_compatible(reference: &Store, other: &Store) -> Result<()> {
     }
 }
 
+/// `path` made absolute with its parent resolved (the path itself may not exist yet), so that a
+/// record of intent means the same from any working directory.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    let location = Location::file(path);
+    if path.exists() {
+        return fs::canonicalize(path).io_context(&location, "resolve path");
+    }
+    let parent = crate::atomic::parent_dir(path);
+    let name = path.file_name().ok_or_else(|| Error::InvalidArgument {
+        reason: format!("{} does not name a directory", path.display()),
+    })?;
+    Ok(fs::canonicalize(&parent)
+        .io_context(&Location::file(&parent), "resolve path")?
+        .join(name))
+}
+
+/// Refuses a move out of `dir` unless this process may remove files there, before anything
+/// changes.
+fn check_movable(dir: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::InvalidArgument {
+            reason: format!("{} contains a NUL byte", dir.display()),
+        })?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        let source = io::Error::last_os_error();
+        return Err(Error::CannotMove {
+            file: Location::file(dir),
+            reason: source.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Takes `dir`'s lock and recovers it, if `dir` is a directory; `None` otherwise (or when
+/// recovery undid an operation that had created it).
+fn lock_existing(dir: &Path, wait: Wait) -> Result<(Option<Arc<StoreLock>>, RecoveryReport)> {
+    let mut report = RecoveryReport::default();
+    if !dir.is_dir() {
+        return Ok((None, report));
+    }
+    let lock = recovery::lock_recovering(dir, wait, &mut report)?;
+    Ok((dir.is_dir().then_some(lock), report))
+}
+
+/// Creates `dir` if missing and takes its lock; says whether this call created it.
+fn create_locked(dir: &Path, wait: Wait) -> Result<(Arc<StoreLock>, bool)> {
+    let created = !dir.exists();
+    if created {
+        fault_point!("transfer.create-dir");
+        fs::create_dir_all(dir).io_context(&Location::file(dir), "create directory")?;
+    }
+    Ok((Arc::new(recovery::lock(dir, wait)?.0), created))
+}
+
 /// Merges the stores in `sources` into `dest`.
 ///
 /// `dest` may be an existing store (whose metadata every source must be compatible with), or a
 /// missing or empty directory, which becomes a store with the first source's `metadata.json`
 /// (copied byte for byte). Identical duplicates are transferred once; conflicting ones follow
-/// `options.on_conflict`. On error, every store is left as it was.
+/// `options.on_conflict`. The destination (and, for moves, every source) is locked for the
+/// whole merge, and an interrupted operation found there is recovered first. On error every store
+/// is left as it was; killed, the record of intent in `dest` lets the next writer (or
+/// [`recover`](super::recover)) finish or undo it. A move first checks that every source lets it
+/// remove files.
 pub fn merge(dest: &Path, sources: &[&Path], options: MergeOptions) -> Result<MergeReport> {
-    let sources: Vec<Store> = sources
+    let dest = absolute(dest)?;
+    let source_dirs: Vec<PathBuf> = sources.iter().map(|s| absolute(s)).collect::<Result<_>>()?;
+    // Locks: the destination, and the sources files leave.
+    let (mut dest_lock, _) = lock_existing(&dest, options.wait)?;
+    let mut _source_locks = Vec::new();
+    if options.transfer == Transfer::Move {
+        let mut dirs: Vec<&PathBuf> = source_dirs.iter().filter(|d| **d != dest).collect();
+        dirs.sort();
+        dirs.dedup();
+        for dir in dirs {
+            _source_locks.push(lock_existing(dir, options.wait)?.0);
+        }
+    }
+    let sources: Vec<Store> = source_dirs
         .iter()
         .map(|s| open_checked(s))
         .collect::<Result<_>>()?;
     let existing = if dest.join(METADATA_FILE).exists() {
-        Some(open_checked(dest)?)
+        Some(open_checked(&dest)?)
     } else {
-        if dest.exists() && !is_empty_dir(dest)? {
+        if dest.exists() && !is_empty_dir(&dest)? {
             return Err(Error::NotAStore {
-                file: Location::file(dest),
+                file: Location::file(&dest),
             });
         }
         None
@@ -377,76 +453,233 @@ pub fn merge(dest: &Path, sources: &[&Path], options: MergeOptions) -> Result<Me
             }
         }
     }
+    let Some(first) = sources.first() else {
+        // Nothing to merge: an empty or missing destination stays as it is.
+        return Ok(report);
+    };
 
-    // Execute.
-    let mut journal = Journal::new(options.transfer);
-    journal.report = report;
-    let result = (|| -> Result<()> {
-        let created;
-        let dest_store = match &existing {
-            Some(d) => d,
-            None => {
-                journal.create_dir(dest)?;
-                if let Some(first) = sources.first() {
-                    journal.install(
-                        &first.dir().join(METADATA_FILE),
-                        &dest.join(METADATA_FILE),
-                        false,
-                    )?;
-                }
-                if sources.is_empty() {
-                    return Ok(());
-                }
-                created = Store::open(dest)?;
-                &created
-            }
-        };
-        let _lock = dest_store.lock()?;
-        for (unit, (files, in_dest)) in &chosen {
-            if *in_dest {
-                continue;
-            }
-            let (main_dst, error_dst) = match unit {
-                Unit::Point(point, main) => (
-                    dest_store.path_of(point, *main),
-                    dest_store.path_of(point, main.companion()),
-                ),
-                Unit::Thresholds => (dest_store.thresholds_path(), PathBuf::new()),
-            };
-            // Whatever the destination has under these names (the unit being replaced, or an
-            // orphan error file left by an interrupted writer) is set aside, restored on undo.
-            for path in [&main_dst, &error_dst] {
-                if !path.as_os_str().is_empty() && path.exists() {
-                    journal.set_aside(path)?;
-                }
-            }
-            // Error first, then the main file: readers never see a main file without its error.
-            if let Some(error) = &files.error {
-                journal.install(error, &error_dst, true)?;
-            }
-            journal.install(&files.main, &main_dst, true)?;
+    let mut units = Vec::new();
+    let mut unlink = Vec::new();
+    if existing.is_none() {
+        units.push(vec![Placement {
+            src: first.dir().join(METADATA_FILE),
+            dst: dest.join(METADATA_FILE),
+            backup: None,
+        }]);
+    }
+    for (unit, (files, in_dest)) in &chosen {
+        if *in_dest {
+            continue;
         }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => journal.finish(&[dest]),
-        Err(e) => {
-            journal.undo();
-            Err(e)
+        let (main_dst, error_dst) = match unit {
+            Unit::Point(point, main) => (
+                dest.join(main.file_name(point)),
+                Some(dest.join(main.companion().file_name(point))),
+            ),
+            Unit::Thresholds => (dest.join(THRESHOLDS_FILE), None),
+        };
+        // Whatever the destination has under these names (the unit being replaced, or an
+        // error file a unit without error leaves behind) is set aside, restored on undo.
+        let place = |src: &Path, dst: &Path| Placement {
+            src: src.to_path_buf(),
+            dst: dst.to_path_buf(),
+            backup: dst.exists().then(|| temp_name(dst, "old")),
+        };
+        let mut placements = Vec::new();
+        if let Some(error_dst) = &error_dst {
+            match &files.error {
+                Some(error) => placements.push(place(error, error_dst)),
+                None if error_dst.exists() => placements.push(place(Path::new(""), error_dst)),
+                None => {}
+            }
+        }
+        placements.push(place(&files.main, &main_dst));
+        units.push(placements);
+        if options.transfer == Transfer::Move {
+            // Main first out of the source: it never shows a unit without its error.
+            unlink.push(SourceFile::of(&files.main)?);
+            if let Some(error) = &files.error {
+                unlink.push(SourceFile::of(error)?);
+            }
         }
     }
+    if options.transfer == Transfer::Move {
+        for dir in unlink
+            .iter()
+            .map(|f| crate::atomic::parent_dir(&f.path))
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            check_movable(&dir)?;
+        }
+    }
+    if units.is_empty() {
+        return Ok(report);
+    }
+
+    let (lock, created) = match dest_lock.take() {
+        Some(lock) => (lock, false),
+        None => create_locked(&dest, options.wait)?,
+    };
+    let intent = Intent::Transfer {
+        command: "merge".into(),
+        arguments: format!(
+            "{} <- {} ({:?}, {:?})",
+            dest.display(),
+            source_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            options.transfer,
+            options.on_conflict
+        ),
+        created_dirs: if created {
+            vec![dest.clone()]
+        } else {
+            Vec::new()
+        },
+        units,
+        committed: false,
+        unlink,
+    };
+    if let Err(e) = recovery::write_intent(&dest, &intent) {
+        if created {
+            let _ = fs::remove_dir_all(&dest);
+        }
+        return Err(e);
+    }
+    let executor = Executor {
+        transfer: options.transfer,
+        report,
+    };
+    let report = executor.run(&dest, intent);
+    drop(lock);
+    report
+}
+
+/// Splits `source` into stores, one per `(directory, points)` part, each a missing or empty
+/// directory; see [`split_with`]. Waits for locks.
+pub fn split(
+    source: &Path,
+    parts: &[(PathBuf, Vec<EvolutionPoint>)],
+    transfer: Transfer,
+) -> Result<SplitReport> {
+    split_with(source, parts, transfer, Wait::Block)
 }
 
 /// Splits `source` into stores, one per `(directory, points)` part, each a missing or empty
 /// directory. Every part gets the source's `metadata.json` and `thresholds.npz` (linked or
 /// copied, never moved), and every file of its points. A point may be in one part only; points
 /// in no part stay where they are. Merging the parts gives back the source, byte for byte.
-pub fn split(
+///
+/// The record of intent lives in the source for a move (which changes it; every file must be
+/// removable from it, checked first), else in the first part. Rerun with the same arguments
+/// after a kill, a split recovers its own interrupted run: undone before its commit point (then
+/// done again), finished after it (then reported with [`SplitReport::resumed`]).
+pub fn split_with(
     source: &Path,
     parts: &[(PathBuf, Vec<EvolutionPoint>)],
     transfer: Transfer,
+    wait: Wait,
 ) -> Result<SplitReport> {
-    let store = open_checked(source)?;
+    let dests: Vec<PathBuf> = parts.iter().map(|(d, _)| d.clone()).collect();
+    split_by(
+        source,
+        &dests,
+        &Partition::Points(parts.iter().map(|(_, p)| p.clone()).collect()),
+        transfer,
+        wait,
+    )
+}
+
+/// How [`split_by`] assigns a store's points (those with an operator or a partial, in μ²
+/// order) to its parts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partition {
+    /// Contiguous parts of near-equal size ([`partition_even`]).
+    Even,
+    /// Cut at these μ² values, finite and strictly increasing ([`partition_at`]): N values, N+1
+    /// parts.
+    At(Vec<f64>),
+    /// Explicit point lists, one per part.
+    Points(Vec<Vec<EvolutionPoint>>),
+}
+
+/// Splits `source` into the stores `dests` by `partition`: [`split_with`] with the points
+/// chosen after the source is locked and recovered, so that a rerun after a kill computes the
+/// same parts.
+pub fn split_by(
+    source: &Path,
+    dests: &[PathBuf],
+    partition: &Partition,
+    transfer: Transfer,
+    wait: Wait,
+) -> Result<SplitReport> {
+    let source = absolute(source)?;
+    let dests: Vec<PathBuf> = dests.iter().map(|d| absolute(d)).collect::<Result<_>>()?;
+    let arguments = format!(
+        "{} -> {} ({transfer:?})",
+        source.display(),
+        dests
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // Locks (recovering what a dead run left): the source for a move, every existing part.
+    let mut locks = Vec::new();
+    let mut resolved = Vec::new();
+    if transfer == Transfer::Move {
+        let (lock, report) = lock_existing(&source, wait)?;
+        locks.push(lock);
+        resolved.extend(report.operation);
+    }
+    for dir in &dests {
+        let (lock, report) = lock_existing(dir, wait)?;
+        locks.push(lock);
+        resolved.extend(report.operation);
+    }
+    if resolved.iter().any(|r| {
+        r.operation == "split"
+            && r.resolution == Resolution::Finished
+            && r.arguments.as_deref() == Some(arguments.as_str())
+    }) {
+        return Ok(SplitReport {
+            points: Vec::new(),
+            transfers: MergeReport::default(),
+            resumed: true,
+        });
+    }
+    let store = open_checked(&source)?;
+    let points: Vec<EvolutionPoint> = store
+        .points()
+        .filter(|(_, f)| f.has(FileKind::Operator) || f.has(FileKind::Partial))
+        .map(|(p, _)| p)
+        .collect();
+    let groups = match partition {
+        Partition::Even => partition_even(&points, dests.len()),
+        Partition::At(at) => {
+            if at.iter().any(|b| !b.is_finite()) || at.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(Error::InvalidArgument {
+                    reason: format!(
+                        "split boundaries {at:?} must be finite and strictly increasing"
+                    ),
+                });
+            }
+            partition_at(&points, at)
+        }
+        Partition::Points(lists) => lists.clone(),
+    };
+    if groups.len() != dests.len() {
+        return Err(Error::InvalidArgument {
+            reason: format!(
+                "{} part(s) of points for {} destination(s)",
+                groups.len(),
+                dests.len()
+            ),
+        });
+    }
+    let parts: Vec<(PathBuf, Vec<EvolutionPoint>)> = dests.into_iter().zip(groups).collect();
     let all = units(&store);
     let mut owner: BTreeMap<EvolutionPoint, usize> = BTreeMap::new();
     for (i, (dir, points)) in parts.iter().enumerate() {
@@ -460,7 +693,7 @@ pub fn split(
                 p == *point && (f.has(FileKind::Operator) || f.has(FileKind::Partial))
             }) {
                 return Err(Error::NoSuchPoint {
-                    file: Location::file(source),
+                    file: Location::file(&source),
                     point: point.to_string(),
                     kind: "operator or partial",
                 });
@@ -471,52 +704,95 @@ pub fn split(
                 return Err(Error::Conflict {
                     file: Location::file(dir),
                     other: parts[other].0.clone(),
-                    what: format!("{point} is assigned to both parts"),
+                    what: format!("{point} is assigned to two parts"),
                 });
             }
         }
     }
+    let Some((home_part, _)) = parts.first() else {
+        return Ok(SplitReport::default());
+    };
 
-    let mut journal = Journal::new(transfer);
-    let result = (|| -> Result<()> {
-        for (dir, points) in parts {
-            journal.create_dir(dir)?;
-            journal.install(&source.join(METADATA_FILE), &dir.join(METADATA_FILE), false)?;
-            if store.has_thresholds() {
-                journal.install(&store.thresholds_path(), &dir.join(THRESHOLDS_FILE), false)?;
-            }
-            for point in points {
-                for main in [FileKind::Operator, FileKind::Partial] {
-                    if let Some(files) = all.get(&Unit::Point(*point, main)) {
+    let mut created_dirs = Vec::new();
+    let mut units = Vec::new();
+    let mut unlink = Vec::new();
+    let place = |src: &Path, dst: PathBuf| Placement {
+        src: src.to_path_buf(),
+        dst,
+        backup: None,
+    };
+    for (dir, points) in &parts {
+        if !dir.exists() {
+            created_dirs.push(dir.clone());
+        }
+        units.push(vec![place(
+            &source.join(METADATA_FILE),
+            dir.join(METADATA_FILE),
+        )]);
+        if store.has_thresholds() {
+            units.push(vec![place(
+                &store.thresholds_path(),
+                dir.join(THRESHOLDS_FILE),
+            )]);
+        }
+        for point in points {
+            for main in [FileKind::Operator, FileKind::Partial] {
+                if let Some(files) = all.get(&Unit::Point(*point, main)) {
+                    let mut unit = Vec::new();
+                    if let Some(error) = &files.error {
+                        unit.push(place(error, dir.join(main.companion().file_name(point))));
+                    }
+                    unit.push(place(&files.main, dir.join(main.file_name(point))));
+                    units.push(unit);
+                    if transfer == Transfer::Move {
+                        unlink.push(SourceFile::of(&files.main)?);
                         if let Some(error) = &files.error {
-                            journal.install(
-                                error,
-                                &dir.join(main.companion().file_name(point)),
-                                true,
-                            )?;
+                            unlink.push(SourceFile::of(error)?);
                         }
-                        journal.install(&files.main, &dir.join(main.file_name(point)), true)?;
                     }
                 }
             }
         }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            let mut dirs: Vec<&Path> = parts.iter().map(|(d, _)| d.as_path()).collect();
-            dirs.push(source);
-            let transfers = journal.finish(&dirs)?;
-            Ok(SplitReport {
-                points: parts.iter().map(|(_, p)| p.len()).collect(),
-                transfers,
-            })
-        }
-        Err(e) => {
-            journal.undo();
-            Err(e)
+    }
+    if transfer == Transfer::Move && !unlink.is_empty() {
+        check_movable(&source)?;
+    }
+    // Create and lock the parts (the first one first: it may be the intent's home).
+    for (dir, _) in &parts {
+        if !dir.exists() {
+            locks.push(Some(create_locked(dir, wait)?.0));
         }
     }
+    let home = if transfer == Transfer::Move {
+        source.clone()
+    } else {
+        home_part.clone()
+    };
+    let intent = Intent::Transfer {
+        command: "split".into(),
+        arguments,
+        created_dirs: created_dirs.clone(),
+        units,
+        committed: false,
+        unlink,
+    };
+    if let Err(e) = recovery::write_intent(&home, &intent) {
+        for dir in &created_dirs {
+            let _ = fs::remove_dir_all(dir);
+        }
+        return Err(e);
+    }
+    let transfers = Executor {
+        transfer,
+        report: MergeReport::default(),
+    }
+    .run(&home, intent)?;
+    drop(locks);
+    Ok(SplitReport {
+        points: parts.iter().map(|(_, p)| p.len()).collect(),
+        transfers,
+        resumed: false,
+    })
 }
 
 /// `points` (in order) cut into `n` contiguous parts of near-equal size.

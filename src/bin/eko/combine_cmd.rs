@@ -14,6 +14,9 @@ pub struct CombineArgs {
     /// Threads for the matrix products (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Fail at once if another eko process is writing to the store, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -21,7 +24,9 @@ pub struct CombineArgs {
 
 /// Runs `eko combine`.
 pub fn run_combine(args: &CombineArgs) -> Result<(), Failure> {
-    let mut store = Store::open(&args.store)?;
+    crate::announce_wait(&args.store, args.no_wait);
+    let (mut store, recovery) = Store::open_for_writing(&args.store, crate::wait(args.no_wait))?;
+    crate::report_recovery(&args.store, &recovery);
     let kernel = Kernel::new(crate::threads(args.threads)?);
     let bar = crate::progress::Bar::new("combine");
     let report = combine(&mut store, &kernel, |p| {
@@ -53,6 +58,9 @@ pub struct CleanArgs {
     /// Remove thresholds.npz even though partials still need it (they can no longer be combined).
     #[arg(long)]
     force: bool,
+    /// Fail at once if another eko process is writing to the store, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -60,7 +68,9 @@ pub struct CleanArgs {
 
 /// Runs `eko clean`.
 pub fn run_clean(args: &CleanArgs) -> Result<(), Failure> {
-    let mut store = Store::open(&args.store)?;
+    crate::announce_wait(&args.store, args.no_wait);
+    let (mut store, recovery) = Store::open_for_writing(&args.store, crate::wait(args.no_wait))?;
+    crate::report_recovery(&args.store, &recovery);
     let report = clean(&mut store, args.force)?;
     if args.json {
         crate::print_json(&report);

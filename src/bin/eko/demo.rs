@@ -195,48 +195,72 @@ pub fn peak_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Where the demo runs, removed on drop unless kept.
-struct WorkDir {
+/// Where the demo runs: DIR (kept), or a directory in the system's temporary directory, removed
+/// on drop. Marked in use until the run ends, so that a killed run's leftovers are recognised
+/// and cleared by the next run (`eko::WorkDir`).
+struct Work {
+    dir: Option<eko::WorkDir>,
     path: PathBuf,
     keep: bool,
 }
 
-impl Drop for WorkDir {
+impl Work {
+    fn finish(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            dir.finish();
+        }
+    }
+}
+
+impl Drop for Work {
     fn drop(&mut self) {
+        self.dir.take();
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
 }
 
-fn work_dir(dir: Option<&Path>) -> Result<WorkDir, Failure> {
+const TEMP_WORK_PREFIX: &str = "eko-demo-";
+
+fn work_dir(dir: Option<&Path>) -> Result<Work, Failure> {
+    let claim = |path: &Path| {
+        eko::WorkDir::claim(path).map_err(|e| match e {
+            eko::Error::NotEmpty { .. } => Failure::Usage(format!(
+                "{} is not empty; give a new or empty directory",
+                path.display()
+            )),
+            other => Failure::Eko(other),
+        })
+    };
     match dir {
-        Some(dir) => {
-            if dir.exists() {
-                let empty = std::fs::read_dir(dir)
-                    .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", dir.display())))?
-                    .next()
-                    .is_none();
-                if !empty {
-                    return Err(Failure::Usage(format!(
-                        "{} is not empty; give a new or empty directory",
-                        dir.display()
-                    )));
+        Some(dir) => Ok(Work {
+            dir: Some(claim(dir)?),
+            path: dir.to_path_buf(),
+            keep: true,
+        }),
+        None => {
+            // Runs killed before they could remove their directory: remove them now.
+            let tmp = std::env::temp_dir();
+            if let Ok(entries) = std::fs::read_dir(&tmp) {
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(TEMP_WORK_PREFIX)
+                        && eko::WorkDir::is_abandoned(&path).unwrap_or(false)
+                    {
+                        let _ = std::fs::remove_dir_all(&path);
+                    }
                 }
             }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
-            Ok(WorkDir {
-                path: dir.to_path_buf(),
-                keep: true,
+            let path = tmp.join(format!("{TEMP_WORK_PREFIX}{}", std::process::id()));
+            Ok(Work {
+                dir: Some(claim(&path)?),
+                path,
+                keep: false,
             })
-        }
-        None => {
-            let path = std::env::temp_dir().join(format!("eko-demo-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path)
-                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
-            Ok(WorkDir { path, keep: false })
         }
     }
 }
@@ -269,7 +293,7 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
     }
     let threads = crate::threads(args.threads)?;
     let started = Instant::now();
-    let work = work_dir(args.dir.as_deref())?;
+    let mut work = work_dir(args.dir.as_deref())?;
     let root = work.path.clone();
     let grid = grid(args.n_x, args.points)?;
     let meta = grid.metadata().clone();
@@ -428,6 +452,7 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
         ),
     );
 
+    work.finish();
     let shape = meta.operator_shape();
     let report = Report {
         dir: root.clone(),

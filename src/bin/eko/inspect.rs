@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use eko::npy::header::shape_text;
 use eko::npy::{InPlace, NpyFile, NpyHeader};
 use eko::npz::{Compression, NpzFile, NpzMember};
-use eko::store::{EvolutionPath, FileKind, Metadata, Store, THRESHOLDS_FILE};
+use eko::store::{EvolutionPath, FileKind, Leftovers, Metadata, Store, THRESHOLDS_FILE};
 use serde::Serialize;
 
 /// Arguments of `eko inspect`.
@@ -132,6 +132,9 @@ enum Report {
         points: Vec<PointReport>,
         /// What `eko combine` would do with each partial.
         combine: Vec<PartReport>,
+        /// What interrupted writers left, and whether `eko recover` is needed.
+        leftovers: Box<Leftovers>,
+        recover_needed: bool,
     },
     Npy {
         path: PathBuf,
@@ -225,8 +228,11 @@ fn store_report(dir: &std::path::Path) -> eko::Result<Report> {
         .transpose()?;
     total += thresholds.as_ref().map_or(0, |t| t.bytes);
     let combine = combine_report(&store)?;
+    let leftovers = store.leftovers()?;
     Ok(Report::Store {
         combine,
+        recover_needed: leftovers.needs_recovery(),
+        leftovers: Box::new(leftovers),
         path: dir.to_path_buf(),
         operator_shape: store.metadata().operator_shape(),
         metadata: store.metadata().clone(),
@@ -301,6 +307,8 @@ fn render(report: &Report) -> String {
             total_bytes,
             points,
             combine,
+            leftovers,
+            recover_needed,
         } => {
             let m = metadata;
             out += &format!(
@@ -354,6 +362,7 @@ fn render(report: &Report) -> String {
                     files.join(", ")
                 );
             }
+            render_leftovers(&mut out, path, leftovers, *recover_needed);
             if !combine.is_empty() {
                 let ready = combine.iter().filter(|p| p.combinable).count();
                 out += &format!(
@@ -399,6 +408,39 @@ fn render(report: &Report) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+fn render_leftovers(out: &mut String, path: &std::path::Path, l: &Leftovers, needed: bool) {
+    if l.unfinished.is_none() && l.temporaries.is_empty() && l.orphans.is_empty() {
+        return;
+    }
+    if let Some(op) = &l.unfinished {
+        *out += &format!("  leftover       an unfinished {op} (its process is gone)\n");
+    }
+    for t in &l.temporaries {
+        *out += &format!(
+            "  leftover       temporary {} ({} bytes): {}\n",
+            t.path.display(),
+            t.bytes,
+            if t.alive {
+                "its writer is still running"
+            } else {
+                "its writer is gone"
+            }
+        );
+    }
+    for o in &l.orphans {
+        *out += &format!(
+            "  leftover       orphan error file {} (its operator or partial is gone)\n",
+            o.display()
+        );
+    }
+    if needed {
+        *out += &format!(
+            "  recover        run `eko recover {}` (or rerun the interrupted command) to clear these\n",
+            path.display()
+        );
+    }
 }
 
 fn render_array(out: &mut String, a: &ArrayReport, indent: &str) {

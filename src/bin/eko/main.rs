@@ -6,6 +6,7 @@ mod demo;
 mod import_cmd;
 mod inspect;
 mod progress;
+mod recover_cmd;
 mod store_cmd;
 
 use std::process::ExitCode;
@@ -79,6 +80,15 @@ enum Command {
         after_help = "Examples:\n  eko import eko.tar my-eko/\n  eko import --json eko.tar my-eko/ && eko inspect my-eko/\n  eko import partial-run.tar s/ && eko combine s/ && eko clean s/"
     )]
     Import(import_cmd::ImportArgs),
+    /// Bring a store back to a consistent state after an interrupted command (killed, out of
+    /// disk, out of time): finish the unfinished operation if it had passed its commit point,
+    /// else undo it; remove temporary files of processes that are gone and orphan error files.
+    /// Every command that writes to a store does this first, so rerunning the interrupted
+    /// command is a recovery too (and finishes its job). Changes nothing a live writer owns.
+    #[command(
+        after_help = "Examples:\n  eko recover all/\n  eko inspect all/     (lists leftovers and says whether recover is needed)\n  eko recover new-store/   (a killed import: removes its temporary directory beside new-store/)"
+    )]
+    Recover(recover_cmd::RecoverArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +102,7 @@ fn main() -> ExitCode {
         Command::Clean(args) => combine_cmd::run_clean(&args),
         Command::Apply(args) => apply_cmd::run_apply(&args),
         Command::Import(args) => import_cmd::run_import(&args),
+        Command::Recover(args) => recover_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,6 +156,37 @@ pub fn threads(option: Option<usize>) -> Result<usize, Failure> {
         Some(0) => Err(Failure::Usage("--threads must be at least 1".into())),
         Some(n) => Ok(n),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// The `--no-wait` option as a lock policy.
+pub fn wait(no_wait: bool) -> eko::store::Wait {
+    if no_wait {
+        eko::store::Wait::NoWait
+    } else {
+        eko::store::Wait::Block
+    }
+}
+
+/// Says on standard error that the command will wait for another writer of `dir`, if one holds
+/// it (and the command may wait).
+pub fn announce_wait(dir: &std::path::Path, no_wait: bool) {
+    if no_wait {
+        return;
+    }
+    if let Some(pid) = eko::store::lock_holder(dir) {
+        eprintln!(
+            "eko: another eko process{} is writing to {}; waiting for it to finish (--no-wait to refuse instead)",
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            dir.display()
+        );
+    }
+}
+
+/// Says on standard error what recovery did before a command, if anything.
+pub fn report_recovery(dir: &std::path::Path, report: &eko::store::RecoveryReport) {
+    if !report.is_empty() {
+        eprintln!("eko: {}: {}", dir.display(), recover_cmd::describe(report));
     }
 }
 

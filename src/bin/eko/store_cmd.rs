@@ -3,10 +3,7 @@
 use std::path::PathBuf;
 
 use crate::Failure;
-use eko::store::{
-    EvolutionPoint, FileKind, MergeOptions, OnConflict, Store, Transfer, merge, partition_at,
-    partition_even, split,
-};
+use eko::store::{FileKind, MergeOptions, OnConflict, Partition, Store, Transfer, merge, split_by};
 
 /// How files get into the destination.
 #[derive(clap::Args)]
@@ -56,6 +53,9 @@ pub struct MergeArgs {
     /// What to do when two stores hold different data for one point.
     #[arg(long, value_enum, default_value = "error")]
     on_conflict: Policy,
+    /// Fail at once if another eko process is writing to a store involved, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -71,7 +71,9 @@ pub fn run_merge(args: &MergeArgs) -> Result<(), Failure> {
             Policy::Keep => OnConflict::KeepDestination,
             Policy::Replace => OnConflict::TakeSource,
         },
+        wait: crate::wait(args.no_wait),
     };
+    crate::announce_wait(&args.dest, args.no_wait);
     let report = merge(&args.dest, &sources, options)?;
     if args.json {
         crate::print_json(&report);
@@ -123,6 +125,9 @@ pub struct SplitArgs {
     points: Vec<String>,
     #[command(flatten)]
     transfer: TransferArgs,
+    /// Fail at once if another eko process is writing to a store involved, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -130,14 +135,8 @@ pub struct SplitArgs {
 
 /// Runs `eko split`.
 pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
-    let store = Store::open(&args.source)?;
-    let points: Vec<EvolutionPoint> = store
-        .points()
-        .filter(|(_, f)| f.has(FileKind::Operator) || f.has(FileKind::Partial))
-        .map(|(p, _)| p)
-        .collect();
-    let groups = if args.parts {
-        partition_even(&points, args.dests.len())
+    let partition = if args.parts {
+        Partition::Even
     } else if !args.at.is_empty() {
         if args.at.len() + 1 != args.dests.len() {
             return Err(Failure::Usage(format!(
@@ -147,7 +146,7 @@ pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
                 args.dests.len()
             )));
         }
-        partition_at(&points, &args.at)
+        Partition::At(args.at.clone())
     } else {
         if args.points.len() != args.dests.len() {
             return Err(Failure::Usage(format!(
@@ -156,18 +155,32 @@ pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
                 args.dests.len()
             )));
         }
-        args.points
-            .iter()
-            .map(|list| crate::parse_points(list))
-            .collect::<eko::Result<Vec<_>>>()?
+        Partition::Points(
+            args.points
+                .iter()
+                .map(|list| crate::parse_points(list))
+                .collect::<eko::Result<Vec<_>>>()?,
+        )
     };
-    let parts: Vec<(PathBuf, Vec<EvolutionPoint>)> =
-        args.dests.iter().cloned().zip(groups).collect();
-    let report = split(&args.source, &parts, args.transfer.transfer())?;
+    crate::announce_wait(&args.source, args.no_wait);
+    let report = split_by(
+        &args.source,
+        &args.dests,
+        &partition,
+        args.transfer.transfer(),
+        crate::wait(args.no_wait),
+    )?;
+    if report.resumed && !args.json {
+        println!(
+            "finished an interrupted split of {} into these parts",
+            args.source.display()
+        );
+        return Ok(());
+    }
     if args.json {
         crate::print_json(&report);
     } else {
-        for ((dir, _), n) in parts.iter().zip(&report.points) {
+        for (dir, n) in args.dests.iter().zip(&report.points) {
             println!("{}: {n} point(s)", dir.display());
         }
         let t = &report.transfers;
