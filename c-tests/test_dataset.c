@@ -4,6 +4,8 @@
  * combine) bit for bit. */
 #include "common.h"
 
+#include <unistd.h>
+
 enum { N_TARGETS = 5 };
 static const double TARGET_MU2[N_TARGETS] = {10.0, 100.0, 2.0, 1e4, 1e5};
 static const int32_t TARGET_NF[N_TARGETS] = {4, 5, 3, 5, 6};
@@ -230,6 +232,13 @@ static bool test_stores_split_merge_combine_and_clean(void) {
         EXPECT(h, EKO_store_clean(h, merged, 0), EKO_ERROR_PARTIALS_REMAIN, "partial");
         CHECK(h, EKO_store_combine(h, merged, 0));
         CHECK(h, EKO_store_clean(h, merged, 0));
+        /* A temporary file its writer left when it died: recovery removes it. */
+        char dead[4300];
+        snprintf(dead, sizeof dead, "%s/.eko-tmp.10_nf4.npy.999999.0", merged);
+        FILE *f = fopen(dead, "wb");
+        REQUIRE(f != NULL && fputs("torn", f) >= 0 && fclose(f) == 0);
+        CHECK(h, EKO_store_recover(h, merged));
+        REQUIRE(access(dead, F_OK) != 0);
         CHECK(h, EKO_store_open(h, merged, &store));
         int32_t points;
         CHECK(h, EKO_store_point_count(h, store, &points));

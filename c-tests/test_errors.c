@@ -17,6 +17,7 @@ static bool test_a_null_handle_is_refused_everywhere(void) {
     REQUIRE(EKO_store_open(NULL, scratch, &store) == EKO_ERROR_NULL_ARGUMENT);
     REQUIRE(store == NULL);
     REQUIRE(EKO_store_combine(NULL, scratch, 1) == EKO_ERROR_NULL_ARGUMENT);
+    REQUIRE(EKO_store_recover(NULL, scratch) == EKO_ERROR_NULL_ARGUMENT);
     REQUIRE(EKO_handle_status(NULL) == EKO_ERROR_NULL_ARGUMENT);
     REQUIRE(EKO_handle_message(NULL) != NULL);
     /* Destroying NULL does nothing. */
@@ -36,6 +37,7 @@ static bool test_null_objects_and_arguments_are_named(void) {
            "pids is NULL");
     EXPECT(h, EKO_dataset_create(h, NP, PIDS, 2, xgrid, 2.0, 4, NULL), EKO_ERROR_NULL_ARGUMENT,
            "dataset is NULL");
+    EXPECT(h, EKO_store_recover(h, NULL), EKO_ERROR_NULL_ARGUMENT, "dir is NULL");
     EXPECT(h, EKO_dataset_add_point(h, NULL, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, buf, N, &id),
            EKO_ERROR_NULL_ARGUMENT, "dataset is NULL");
     EXPECT(h, EKO_store_view(h, NULL, EKO_KIND_OPERATOR, 10.0, 4, EKO_ATTRIBUTE_VALUE, NULL),

@@ -167,6 +167,7 @@ program test_fortran
     call ok(eko_store_merge(h, trim(scratch)//'/merged', halves, EKO_ON_CONFLICT_ERROR, &
                             EKO_TRANSFER_LINK))
     call ok(eko_store_clean(h, trim(scratch)//'/merged', .false.))
+    call ok(eko_store_recover(h, trim(scratch)//'/merged'))
     call ok(eko_store_open(h, trim(scratch)//'/merged', store))
     call ok(eko_store_point_count(h, store, n))
     call check(n == n_targets, 'split and merged back, the store has every point')

@@ -37,6 +37,8 @@ module eko
     integer(c_int32_t), parameter, public :: EKO_ERROR_CONFLICT = 204
     integer(c_int32_t), parameter, public :: EKO_ERROR_NOT_EMPTY = 205
     integer(c_int32_t), parameter, public :: EKO_ERROR_INVALID_STORE = 206
+    integer(c_int32_t), parameter, public :: EKO_ERROR_BUSY = 207
+    integer(c_int32_t), parameter, public :: EKO_ERROR_PERMISSION = 208
     integer(c_int32_t), parameter, public :: EKO_ERROR_PANIC = 900
 
     ! Enumerations.
@@ -92,6 +94,7 @@ module eko
     public :: eko_store_point_count, eko_store_point, eko_store_operator
     public :: eko_store_threshold_operator
     public :: eko_store_combine, eko_store_clean, eko_store_merge, eko_store_split
+    public :: eko_store_recover
 
     interface
         function c_abi_version() bind(c, name="EKO_abi_version") result(v)
@@ -353,6 +356,12 @@ module eko
             type(c_ptr), value :: h
             character(kind=c_char), intent(in) :: dir(*)
             integer(c_int32_t), value :: force
+            integer(c_int32_t) :: s
+        end function
+        function c_store_recover(h, dir) bind(c, name="EKO_store_recover") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dir(*)
             integer(c_int32_t) :: s
         end function
         function c_store_merge(h, dest, sources, n, on_conflict, transfer) &
@@ -796,6 +805,15 @@ contains
         logical, intent(in) :: force
         integer(c_int32_t) :: s
         s = c_store_clean(h%ptr, c_string(dir), merge(1_c_int32_t, 0_c_int32_t, force))
+    end function
+
+    !> Brings the store in dir back to a consistent state after an interrupted operation
+    !> (EKO_store_recover): finishes or undoes it, removes dead writers' temporary files.
+    function eko_store_recover(h, dir) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir
+        integer(c_int32_t) :: s
+        s = c_store_recover(h%ptr, c_string(dir))
     end function
 
     !> Merges the stores sources(:) into dest (EKO_ON_CONFLICT_*, EKO_TRANSFER_*).

@@ -123,6 +123,12 @@
 // A store directory holds a file that is not a store file, or its metadata is invalid.
 #define EKO_ERROR_INVALID_STORE 206
 
+// Another process holds the store's lock and the call was asked not to wait.
+#define EKO_ERROR_BUSY 207
+
+// A move cannot remove files from a source store (read-only, not ours); nothing was changed.
+#define EKO_ERROR_PERMISSION 208
+
 // libeko panicked: a bug. The message holds the panic's text; the objects passed to the call
 // are left as they were as far as libeko can tell, but should be destroyed.
 #define EKO_ERROR_PANIC 900
@@ -571,6 +577,17 @@ int32_t EKO_store_apply(EKO_Handle *handle,
 // # Safety
 // `handle` NULL or live; `dir` NULL or a NUL-terminated string.
 int32_t EKO_store_clean(EKO_Handle *handle, const char *dir, int32_t force);
+
+// Brings the store at `dir` back to a consistent state after an interrupted operation, as
+// `eko recover` does: waits for the store's lock, finishes an operation that had passed its
+// commit point or undoes one that had not, and removes the temporary files of processes that
+// are gone and orphan error files. Also removes a dead import's leftovers beside `dir` (then
+// `dir` need not exist). Every store-changing call does this itself on the store it changes;
+// call it to clean up a store no one will write to again.
+//
+// # Safety
+// `handle` NULL or live; `dir` NULL or a NUL-terminated string.
+int32_t EKO_store_recover(EKO_Handle *handle, const char *dir);
 
 // Merges the `n_sources` stores `sources` into the store `dest` (created if missing), as
 // `eko merge` does: metadata must agree (`EKO_ERROR_INCOMPATIBLE`); a point two stores hold

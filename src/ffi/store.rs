@@ -528,7 +528,7 @@ pub unsafe extern "C" fn EKO_store_clean(
 /// call it to clean up a store no one will write to again.
 ///
 /// # Safety
-/// `handle` NULL or live; `dir` NUL-terminated.
+/// `handle` NULL or live; `dir` NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_store_recover(handle: *mut EKO_Handle, dir: *const c_char) -> i32 {
     call(handle, || {

@@ -79,13 +79,31 @@ pub(crate) enum LockGuard {
 pub(crate) fn lock(dir: &Path, wait: Wait) -> Result<(StoreLock, Option<Resolved>)> {
     let path = dir.join(LOCK_FILE);
     let location = Location::file(&path);
-    let mut file = File::options()
+    let opened = File::options()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(&path)
-        .io_context(&location, "open lock file")?;
+        .open(&path);
+    let mut file = match opened {
+        Ok(f) => f,
+        // A store this process may not write to (a read-only filesystem or directory): lock the
+        // file read-only if it exists (readers of other processes still see the lock), else
+        // proceed unlocked, since no one can write here either. Whatever then tries to change
+        // the store fails with its own precise error.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EROFS | libc::EACCES | libc::EPERM)
+            ) =>
+        {
+            match File::open(&path) {
+                Ok(f) => f,
+                Err(_) => return Ok((StoreLock { file: None }, None)),
+            }
+        }
+        Err(e) => return Err(e).io_context(&location, "open lock file"),
+    };
     let locked = match file.try_lock() {
         Ok(()) => true,
         Err(fs::TryLockError::WouldBlock) => match wait {
