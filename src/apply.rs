@@ -301,8 +301,10 @@ pub fn points_path(output: &Path) -> PathBuf {
 /// Evolves `pdf` to each of `points` and writes `(n_points, [n_rep,] n_pid, n_x)` to `output`
 /// (the replica axis only when `pdf.has_replica_axis`) and the `[mu2, nf]` table to
 /// [`points_path`]. Streams: one operator mapped at a time, each result written into the mapped
-/// output. Both files appear complete (written under temporary names, then renamed) or not at
-/// all. `progress` is called after each point with the count done.
+/// output. Both files appear complete (written under temporary names, then renamed: the table
+/// first, so that an output never lacks its table) or not at all. A killed run's temporary files
+/// are removed by the next run writing the same output. `progress` is called after each point
+/// with the count done.
 pub fn apply_to_file(
     store: &Store,
     points: &[EvolutionPoint],
@@ -323,6 +325,9 @@ pub fn apply_to_file(
         shape.push(r[0]);
     }
     shape.extend_from_slice(&r[1..]);
+    // What a killed earlier run left while writing the same files.
+    crate::atomic::remove_dead_for(output)?;
+    crate::atomic::remove_dead_for(&points_path(output))?;
     let mut file = NpyFileMut::<f64>::create(output, &shape, Order::C)?;
     let mut operator_bytes = 0u64;
     {

@@ -311,6 +311,17 @@ pub(crate) fn remove_dead_beside(dest: &Path, label: &str) -> Result<Vec<TempEnt
     remove_dead_matching(&parent, |name| name.starts_with(&prefix))
 }
 
+/// Removes the temporary files that dead processes left while writing `dest` (a file outside any
+/// store, such as `eko apply`'s output), so that a rerun leaves nothing behind.
+pub(crate) fn remove_dead_for(dest: &Path) -> Result<Vec<TempEntry>> {
+    let prefix = format!("{TEMP_PREFIX}{}.", file_name(dest));
+    let parent = parent_dir(dest);
+    if !parent.is_dir() {
+        return Ok(Vec::new());
+    }
+    remove_dead_matching(&parent, |name| name.starts_with(&prefix))
+}
+
 fn remove_dead_matching(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<TempEntry>> {
     let mut removed = Vec::new();
     for entry in list_temps(dir)? {
@@ -374,9 +385,10 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// A directory a long command fills in place (the demo), marked as in use by a locked marker
-/// file (`.eko-tmp.workdir.*`) until [`finish`](WorkDir::finish)ed. A run that is killed leaves
-/// the marker with no owner, and the next [`claim`](WorkDir::claim) of the directory knows the
-/// contents are an abandoned run's, and empties it.
+/// file (`.eko-tmp.workdir.*`) until [`finish`](WorkDir::finish)ed. A run that fails empties
+/// it when the `WorkDir` is dropped; a run that is killed leaves the marker with no owner, and
+/// the next [`claim`](WorkDir::claim) of the directory (or `eko recover DIR`) knows the contents
+/// are an abandoned run's, and empties it.
 #[derive(Debug)]
 pub struct WorkDir {
     path: PathBuf,
@@ -392,15 +404,7 @@ impl WorkDir {
         let location = Location::file(path);
         if path.exists() {
             if WorkDir::is_abandoned(path)? {
-                for entry in fs::read_dir(path).io_context(&location, "list directory")? {
-                    let entry = entry.io_context(&location, "list directory")?.path();
-                    let removed = if entry.is_dir() {
-                        fs::remove_dir_all(&entry)
-                    } else {
-                        fs::remove_file(&entry)
-                    };
-                    removed.io_context(&Location::file(&entry), "remove abandoned file")?;
-                }
+                WorkDir::empty(path)?;
             } else if fs::read_dir(path)
                 .io_context(&location, "list directory")?
                 .next()
@@ -430,6 +434,22 @@ impl WorkDir {
         Ok(!markers.is_empty() && markers.iter().all(|t| !t.alive))
     }
 
+    /// Removes everything in `path` (an abandoned run's files), keeping the directory.
+    pub(crate) fn empty(path: &Path) -> Result<()> {
+        let location = Location::file(path);
+        for entry in fs::read_dir(path).io_context(&location, "list directory")? {
+            let entry = entry.io_context(&location, "list directory")?.path();
+            fault_point!("workdir.empty");
+            let removed = if entry.is_dir() {
+                fs::remove_dir_all(&entry)
+            } else {
+                fs::remove_file(&entry)
+            };
+            removed.io_context(&Location::file(&entry), "remove abandoned file")?;
+        }
+        Ok(())
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
@@ -438,5 +458,19 @@ impl WorkDir {
     /// The run is complete: removes the marker.
     pub fn finish(mut self) {
         self.marker.take();
+    }
+}
+
+impl Drop for WorkDir {
+    /// Dropped without [`finish`](WorkDir::finish) (the run failed), the directory's contents
+    /// are removed: they are a failed run's partial output. The directory itself stays.
+    fn drop(&mut self) {
+        if self.marker.is_some() {
+            let _ = WorkDir::empty(&self.path);
+            // The marker went with the contents.
+            if let Some(mut marker) = self.marker.take() {
+                marker.committed = true;
+            }
+        }
     }
 }

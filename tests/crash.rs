@@ -84,6 +84,12 @@ struct Scenario {
     name: &'static str,
     setup: fn(&Path),
     runner: Runner,
+    /// Every `stride`-th fault point is tried (1: all; longer runs sample them).
+    stride: usize,
+    /// Whether every operator a reader can see between kill and recovery is one of those before
+    /// or after the run, with its error. Off for the demo, whose intermediate stores hold
+    /// operators that neither state has (its readers are still checked for complete files).
+    pairs: bool,
 }
 
 fn command(runner: &Runner, root: &Path) -> Command {
@@ -94,6 +100,9 @@ fn command(runner: &Runner, root: &Path) -> Command {
                 args.iter()
                     .map(|a| a.replace("{root}", &root.display().to_string())),
             );
+            // The demo without a directory works in the system's temporary directory: here,
+            // one inside the scenario's directory, so that its leftovers are seen.
+            c.env("TMPDIR", root.join("tmp"));
             c
         }
         Runner::Child(name) => {
@@ -159,16 +168,22 @@ fn scenarios() -> Vec<Scenario> {
             name: "combine",
             setup: |root| in_store(partials_store)(root),
             runner: Runner::Eko(vec!["combine", "--threads", "1", "{root}/store"]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "clean",
             setup: |root| in_store(combined_store)(root),
             runner: Runner::Eko(vec!["clean", "{root}/store"]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "merge (link, new destination)",
             setup: split_sources,
             runner: Runner::Eko(vec!["merge", "{root}/all", "{root}/a", "{root}/b"]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "merge --move (into an existing store, replacing)",
@@ -181,6 +196,8 @@ fn scenarios() -> Vec<Scenario> {
                 "{root}/a",
                 "{root}/b",
             ]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "merge --copy",
@@ -192,6 +209,8 @@ fn scenarios() -> Vec<Scenario> {
                 "{root}/a",
                 "{root}/b",
             ]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "split (link)",
@@ -204,6 +223,8 @@ fn scenarios() -> Vec<Scenario> {
                 "--at",
                 "50",
             ]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "split --move",
@@ -216,23 +237,78 @@ fn scenarios() -> Vec<Scenario> {
                 "{root}/p2",
                 "--parts",
             ]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "import",
             setup: copy_archive,
             runner: Runner::Eko(vec!["import", "{root}/eko.tar", "{root}/imported"]),
+            stride: 1,
+            pairs: true,
         },
         Scenario {
             name: "insert and remove",
             setup: |root| in_store(combined_store)(root),
             runner: Runner::Child("insert"),
+            stride: 1,
+            pairs: true,
+        },
+        Scenario {
+            name: "apply",
+            setup: store_and_pdf,
+            runner: Runner::Eko(vec![
+                "apply",
+                "{root}/store",
+                "{root}/pdf.npy",
+                "-o",
+                "{root}/out/evolved.npy",
+            ]),
+            stride: 1,
+            pairs: true,
+        },
+        Scenario {
+            name: "demo DIR",
+            setup: |_| {},
+            runner: Runner::Eko(DEMO_DIR.to_vec()),
+            stride: 5,
+            pairs: false,
+        },
+        Scenario {
+            name: "demo (in the temporary directory)",
+            setup: |root| std::fs::create_dir(root.join("tmp")).unwrap(),
+            runner: Runner::Eko(DEMO_TMP.to_vec()),
+            stride: 11,
+            pairs: false,
         },
         Scenario {
             name: "produce (grid: thresholds and partials)",
             setup: |_| {},
             runner: Runner::Child("produce"),
+            stride: 1,
+            pairs: true,
         },
     ]
+}
+
+const DEMO_DIR: [&str; 8] = [
+    "demo",
+    "--n-x",
+    "4",
+    "--points",
+    "4",
+    "--jobs",
+    "2",
+    "{root}/demo",
+];
+const DEMO_TMP: [&str; 7] = ["demo", "--n-x", "4", "--points", "4", "--jobs", "1"];
+
+/// A combined store and a PDF on its grid.
+fn store_and_pdf(root: &Path) {
+    combined_store(&root.join("store"));
+    std::fs::create_dir(root.join("out")).unwrap();
+    let pdf = ndarray::Array2::from_shape_fn((14, N_X), |(a, j)| (a * N_X + j) as f64 * 0.01);
+    eko::npy::write_npy(root.join("pdf.npy"), &pdf, Default::default()).unwrap();
 }
 
 /// Two stores `a` (thresholds, some partials) and `b` (the other partials).
@@ -347,7 +423,7 @@ fn pairs_of(state: &BTreeMap<String, Vec<u8>>, into: &mut Pairs) {
 }
 
 /// Invariant 1: what a reader sees in `root` now.
-fn check_readers(root: &Path, valid: &Pairs, context: &str) {
+fn check_readers(root: &Path, valid: Option<&Pairs>, context: &str) {
     let s = state(root);
     for (path, bytes) in &s {
         let name = path.rsplit('/').next().unwrap();
@@ -374,6 +450,9 @@ fn check_readers(root: &Path, valid: &Pairs, context: &str) {
                 kind.companion().file_name(&p)
             ))
             .cloned();
+        let Some(valid) = valid else {
+            continue;
+        };
         let ok = valid
             .get(name)
             .is_some_and(|list| list.iter().any(|(m, e)| m == bytes && *e == error));
@@ -490,7 +569,7 @@ fn crash_test(scenario: &Scenario) {
             "{context}: {}",
             describe(&out)
         );
-        check_readers(root.path(), &pairs, &context);
+        check_readers(root.path(), scenario.pairs.then_some(&pairs), &context);
         rerun_and_check(scenario, root.path(), &expected, &context);
 
         // Failing at the k-th fault point: an error, nothing left behind by the process itself.
@@ -505,14 +584,22 @@ fn crash_test(scenario: &Scenario) {
         assert!(!killed(&out), "{context}: {}", describe(&out));
         let left = transients(root.path());
         assert!(left.is_empty(), "{context}: the failed run left {left:?}");
-        check_readers(root.path(), &pairs, &context);
+        check_readers(root.path(), scenario.pairs.then_some(&pairs), &context);
         rerun_and_check(scenario, root.path(), &expected, &context);
     }
     eprintln!(
-        "{}: {} fault points, each killed and failed, recovered identically",
+        "{}: {} fault points, every {} killed and failed, recovered identically",
         scenario.name,
-        points.len()
+        points.len(),
+        ordinal(scenario.stride)
     );
+}
+
+fn ordinal(stride: usize) -> String {
+    match stride {
+        1 => "one".into(),
+        n => format!("{n}th"),
+    }
 }
 
 #[test]
@@ -529,7 +616,7 @@ fn recover_clears_every_leftover_of_a_killed_run() {
     for scenario in scenarios() {
         let (expected, pairs, points) = reference(&scenario);
         // Every third point is enough here: the full matrix above covers each.
-        for k in (1..=points.len()).step_by(3) {
+        for k in (1..=points.len()).step_by(3 * scenario.stride) {
             let root = fresh(&scenario);
             let context = format!("{}: killed at #{k}, then eko recover", scenario.name);
             run(
@@ -558,7 +645,7 @@ fn recover_clears_every_leftover_of_a_killed_run() {
             }
             let left = transients(root.path());
             assert!(left.is_empty(), "{context}: left {left:?}");
-            check_readers(root.path(), &pairs, &context);
+            check_readers(root.path(), scenario.pairs.then_some(&pairs), &context);
             rerun_and_check(&scenario, root.path(), &expected, &context);
         }
     }
@@ -600,7 +687,8 @@ mod sweep {
             .collect()
     }
 
-    fn big_store(dir: &Path) {
+    fn big_store(root: &Path) {
+        let dir = root.join("store");
         let n_x = n("EKO_CRASH_NX", 30);
         let grid = Grid::new(common::metadata(n_x), &big_targets()).unwrap();
         let synthetic = Synthetic::new(eko::store::FLAVOR_BASIS.to_vec(), n_x, 9);
@@ -611,9 +699,13 @@ mod sweep {
                 error: Some(op.error),
             })
         };
-        grid.run_thresholds(dir, producer.clone()).unwrap();
+        grid.run_thresholds(&dir, producer.clone()).unwrap();
         let all: Vec<_> = grid.targets().collect();
-        grid.run_partials(dir, &all, producer).unwrap();
+        grid.run_partials(&dir, &all, producer).unwrap();
+        // For import and apply: an eko archive, a PDF on the grid and a combined copy.
+        copy_archive(root);
+        let pdf = ndarray::Array2::from_shape_fn((14, n_x), |(a, j)| (a * n_x + j) as f64 * 0.01);
+        eko::npy::write_npy(root.join("pdf.npy"), &pdf, Default::default()).unwrap();
     }
 
     /// A tiny xorshift: the sweep's delays, reproducible from `EKO_CRASH_SEED`.
@@ -629,7 +721,7 @@ mod sweep {
 
     pub fn sweep(trials: usize) {
         let template = tempfile::tempdir().unwrap();
-        big_store(&template.path().join("store"));
+        big_store(template.path());
         let ops: Vec<(&str, Vec<&str>)> = vec![
             ("combine", vec!["combine", "{root}/store"]),
             (
@@ -652,19 +744,42 @@ mod sweep {
                 ],
             ),
             ("clean --force", vec!["clean", "--force", "{root}/store"]),
+            (
+                "merge --copy",
+                vec!["merge", "--copy", "{root}/all", "{root}/store"],
+            ),
+            (
+                "import",
+                vec!["import", "{root}/eko.tar", "{root}/imported"],
+            ),
+            (
+                "apply",
+                vec![
+                    "apply",
+                    "{root}/store",
+                    "{root}/pdf.npy",
+                    "-o",
+                    "{root}/evolved.npy",
+                ],
+            ),
         ];
         let mut rng = Rng(n("EKO_CRASH_SEED", 12345) as u64 | 1);
         let copy = |root: &Path| {
             let status = Command::new("cp")
                 .arg("-a")
-                .arg(template.path().join("store"))
-                .arg(root.join("store"))
+                .arg(format!("{}/.", template.path().display()))
+                .arg(root)
                 .status()
                 .unwrap();
             assert!(status.success());
         };
         let mut totals = Vec::new();
         for (name, args) in ops {
+            if name == "apply" {
+                // Apply needs final operators: from here on the template is combined.
+                let mut store = Store::open(template.path().join("store")).unwrap();
+                eko::combine::combine(&mut store, &Kernel::new(2), |_| {}).unwrap();
+            }
             let runner = Runner::Eko(args);
             let root = tempfile::tempdir().unwrap();
             copy(root.path());
@@ -698,11 +813,13 @@ mod sweep {
                 }
                 child.wait().unwrap();
                 let context = format!("{name}: trial {t}, killed after {delay:?}");
-                check_readers(root.path(), &pairs, &context);
+                check_readers(root.path(), Some(&pairs), &context);
                 rerun_and_check(
                     &Scenario {
                         name: "sweep",
                         setup: |_| {},
+                        stride: 1,
+                        pairs: true,
                         runner: Runner::Eko(match &runner {
                             Runner::Eko(a) => a.clone(),
                             Runner::Child(_) => unreachable!(),

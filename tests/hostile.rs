@@ -1,6 +1,8 @@
 //! Hostile `.npy` headers: deep nesting, oversized headers and lying lengths are refused at once,
 //! without reading or allocating what they claim. (How fast is measured in `benches/npy.rs`.)
 
+mod common;
+
 use eko::Error;
 use eko::npy::{NpyFile, parse_header};
 
@@ -91,6 +93,19 @@ fn lying_lengths_are_refused_before_reading() {
     // Element counts that overflow are refused, not wrapped (NumPy wraps, then fails later).
     let text = b"{'descr': '<c16', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n";
     let err = parse_header(&file_with_header(text, 1), &loc()).unwrap_err();
+    assert!(matches!(err, Error::SizeOverflow { .. }), "{err}");
+}
+
+/// The fuzzers' findings, kept as seeds in `fuzz/seeds/` (see `fuzz/crashes-found/README.md`):
+/// each file is refused with an error, never a panic.
+#[test]
+fn the_fuzzers_findings_are_refused() {
+    let seeds = common::root().join("fuzz/seeds");
+    // A zero-length axis beside axes no array could address: accepted, then a panic in views.
+    let err =
+        eko::npy::NpyFile::open(seeds.join("npy_file/zero-dim-shape-overflow.npy")).unwrap_err();
+    assert!(matches!(err, Error::SizeOverflow { .. }), "{err}");
+    let err = eko::npz::NpzFile::open(seeds.join("npz/zero-dim-shape-overflow.npz")).unwrap_err();
     assert!(matches!(err, Error::SizeOverflow { .. }), "{err}");
 }
 

@@ -201,6 +201,16 @@ pub(crate) fn checked_data_len(
     if bytes > isize::MAX as usize {
         return Err(overflow());
     }
+    // With a zero axis the product above is 0 whatever the others are; NumPy (and ndarray, whose
+    // views would fail) still refuse the array when its non-zero axes could not be addressed.
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(kind.size(), |acc, &d| acc.checked_mul(d))
+        .ok_or_else(overflow)?;
+    if nonzero > isize::MAX as usize {
+        return Err(overflow());
+    }
     Ok(bytes)
 }
 
@@ -522,6 +532,11 @@ mod tests {
             ),
             (
                 "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952, 2)}",
+                |e| matches!(e, Error::SizeOverflow { .. }),
+            ),
+            // No data, but axes no array could address (found by fuzzing: a panic in views).
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4)}",
                 |e| matches!(e, Error::SizeOverflow { .. }),
             ),
         ];

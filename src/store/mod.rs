@@ -650,9 +650,9 @@ impl StoreFiles {
     /// operation first; a no-op guard when the store is held for a whole operation.
     pub(crate) fn lock(&self) -> Result<LockGuard> {
         if self.held.is_some() {
-            return Ok(LockGuard::Held);
+            return Ok(None);
         }
-        Ok(LockGuard::Own(recovery::lock(&self.dir, Wait::Block)?.0))
+        Ok(Some(recovery::lock(&self.dir, Wait::Block)?.0))
     }
 
     /// Commits `point`'s `main` file and its error (or no error), written under temporary

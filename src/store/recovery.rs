@@ -64,14 +64,9 @@ impl Drop for StoreLock {
     }
 }
 
-/// A lock taken for one step, or the lock a whole-store operation already holds.
-#[derive(Debug)]
-pub(crate) enum LockGuard {
-    /// Taken for this step; released when dropped.
-    Own(#[allow(dead_code)] StoreLock),
-    /// Held by the operation around this step.
-    Held,
-}
+/// A lock taken for one step (`Some`, released when dropped), or `None` when a whole-store
+/// operation around the step holds it already.
+pub(crate) type LockGuard = Option<StoreLock>;
 
 /// Takes `dir`'s lock. With [`Wait::NoWait`], fails with [`Error::Busy`] (naming the holder's
 /// pid when known) if another process holds it. Filesystems without `flock` proceed unlocked.
@@ -160,15 +155,6 @@ pub fn lock_holder(dir: &Path) -> Option<Option<u32>> {
         Err(fs::TryLockError::WouldBlock) => Some(holder(&mut file)),
         _ => None,
     }
-}
-
-/// Whether some process holds `dir`'s lock right now (for reports; the answer may be stale by
-/// the time it is read).
-pub(crate) fn is_locked(dir: &Path) -> bool {
-    let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
-        return false;
-    };
-    matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock))
 }
 
 /// A file an operation moves out of a source store, identified by inode so that recovery never
@@ -512,6 +498,17 @@ pub fn recover(dir: &Path, wait: Wait) -> Result<RecoveryReport> {
         temporaries: remove_dead_beside(dir, "import")?,
         ..RecoveryReport::default()
     };
+    // The directory of a run that was killed (the demo's): its contents are that run's, half
+    // done; the next run would empty it, and so does recovery.
+    if crate::atomic::WorkDir::is_abandoned(dir)? {
+        report.temporaries.extend(
+            crate::atomic::list_temps(dir)?
+                .into_iter()
+                .filter(|t| !t.alive),
+        );
+        crate::atomic::WorkDir::empty(dir)?;
+        return Ok(report);
+    }
     // A directory that is not a store and holds nothing of libeko's is left alone (not even
     // given a lock file).
     let ours = dir.join(super::METADATA_FILE).exists()
@@ -597,7 +594,7 @@ impl Leftovers {
 /// What interrupted writers left in `dir` (reads only; a writer at work right now shows its
 /// temporary files as alive and its operation as nothing unfinished).
 pub(crate) fn leftovers(dir: &Path) -> Result<Leftovers> {
-    let busy = is_locked(dir);
+    let busy = lock_holder(dir).is_some();
     let unfinished = if busy {
         None
     } else {
