@@ -337,29 +337,17 @@ fn conflicting_sources(root: &Path) {
 }
 
 fn archive() -> &'static Path {
-    static ARCHIVE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    ARCHIVE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let out = Command::new(common::python())
-                .arg(common::root().join("tests/python/eko_archive.py"))
-                .arg("make")
-                .arg("parts")
-                .arg(dir.path().join("eko.tar"))
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            dir
-        })
-        .path()
+    static ARCHIVE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_dir, path) = ARCHIVE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = common::make_eko_archive(dir.path(), "parts");
+        (dir, path)
+    });
+    path
 }
 
 fn copy_archive(root: &Path) {
-    std::fs::copy(archive().join("eko.tar"), root.join("eko.tar")).unwrap();
+    std::fs::copy(archive(), root.join("eko.tar")).unwrap();
 }
 
 /// Names libeko uses only while an operation runs.

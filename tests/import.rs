@@ -5,26 +5,8 @@ mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::run_eko as eko;
-
-/// An archive made by eko: `joined` (final operators and parts) or `parts` (parts only).
-fn make_archive(dir: &Path, kind: &str) -> PathBuf {
-    let path = dir.join(format!("{kind}.tar"));
-    let out = Command::new(common::python())
-        .arg(common::root().join("tests/python/eko_archive.py"))
-        .args(["make", kind])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
-}
 
 /// eko's own comparison of an archive with a store (see tests/python/eko_archive.py).
 fn check(archive: &Path, store: &Path) -> serde_json::Value {
@@ -46,7 +28,7 @@ fn import(archive: &Path, store: &Path) -> serde_json::Value {
 #[test]
 fn joined_archive_imports_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
-    let archive = make_archive(dir.path(), "joined");
+    let archive = common::make_eko_archive(dir.path(), "joined");
     let store = dir.path().join("store");
     let report = import(&archive, &store)["report"].clone();
     assert_eq!(report["data_version"], 3);
@@ -79,7 +61,7 @@ fn joined_archive_imports_bit_for_bit() {
 #[test]
 fn parts_archive_imports_and_combines_to_ekos_join() {
     let dir = tempfile::tempdir().unwrap();
-    let archive = make_archive(dir.path(), "parts");
+    let archive = common::make_eko_archive(dir.path(), "parts");
     let store = dir.path().join("store");
     let report = import(&archive, &store)["report"].clone();
     assert_eq!(report["operators"].as_array().unwrap().len(), 0);
@@ -128,7 +110,7 @@ fn lz4(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn broken_archives_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let good = make_archive(dir.path(), "joined");
+    let good = common::make_eko_archive(dir.path(), "joined");
     let bad = |name: &str| dir.path().join(name);
     std::fs::write(bad("garbage.tar"), b"this is not a tar archive at all").unwrap();
     std::fs::write(bad("gzip.tar"), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();

@@ -250,3 +250,21 @@ pub fn run_eko(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
         String::from_utf8(out.stderr).expect("UTF-8 errors"),
     )
 }
+
+/// An archive made by Python eko (tests/python/eko_archive.py) in `dir`: `joined` (final
+/// operators and parts) or `parts` (parts only).
+pub fn make_eko_archive(dir: &Path, kind: &str) -> PathBuf {
+    let path = dir.join(format!("{kind}.tar"));
+    let out = Command::new(python())
+        .arg(root().join("tests/python/eko_archive.py"))
+        .args(["make", kind])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
