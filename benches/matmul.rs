@@ -1,5 +1,5 @@
 //! Which matrix product should combine use? Printed, not a timed test.
-//! Run: `cargo bench --bench matmul`.
+//! Run: `cargo bench --bench matmul --features matmul-bench`.
 //!
 //! N x N f64 products at N = 1400 (one 14 x 100 operator flattened) and N = 700 (14 x 50), with 1
 //! and 2 threads: ndarray's `dot` as shipped, `gemm` 0.19 with `x86-v4`, `faer` 0.24, against
