@@ -29,9 +29,9 @@ static bool register_all(EKO_Handle *h, EKO_Dataset *ds, double **owned, int *n_
         for (size_t k = 0; k < N; k++) {
             error[k] = 1e-4 * fabs(error[k]);
         }
-        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, TARGET_MU2[t], TARGET_NF[t],
+        CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, TARGET_MU2[t], TARGET_NF[t],
                                        layout, value, N, &id));
-        CHECK(h, EKO_dataset_add_error(h, ds, id, error, N));
+        CHECK(h, EKO_dataset_add_attribute_buffer(h, ds, id, EKO_ATTRIBUTE_ERROR, error, N));
         layouts[t] = layout;
         values[t] = value;
         errors[t] = error;
@@ -53,7 +53,7 @@ static bool register_all(EKO_Handle *h, EKO_Dataset *ds, double **owned, int *n_
         }
         CHECK(h, EKO_dataset_add_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, layout, value,
                                            N, &id));
-        CHECK(h, EKO_dataset_add_error(h, ds, id, error, N));
+        CHECK(h, EKO_dataset_add_attribute_buffer(h, ds, id, EKO_ATTRIBUTE_ERROR, error, N));
     }
     return true;
 }
@@ -147,9 +147,9 @@ static bool test_a_point_declared_empty_is_filled_later(void) {
         ok = false;
         int32_t id, final_id;
         /* The point exists before its memory does. */
-        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 20.0, 4, EKO_LAYOUT_C, NULL, 0,
+        CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 20.0, 4, EKO_LAYOUT_C, NULL, 0,
                                        &id));
-        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 20.0, 4, EKO_LAYOUT_FORTRAN,
+        CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, 20.0, 4, EKO_LAYOUT_FORTRAN,
                                        NULL, N, &final_id));
         EXPECT(h, EKO_dataset_combine(h, ds, 1), EKO_ERROR_UNBOUND, "buffer 0");
         fill_operator(partial, EKO_LAYOUT_C, 3.0);
@@ -184,7 +184,7 @@ static bool test_a_store_maps_a_file_for_the_host_to_fill(void) {
         const char *dir = scratch_path("mapped");
         int32_t id;
         double *data = NULL;
-        CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 50.0, 5, EKO_LAYOUT_C, NULL, 0,
+        CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, 50.0, 5, EKO_LAYOUT_C, NULL, 0,
                                        &id));
         CHECK(h, EKO_dataset_attach_store(h, ds, dir));
         CHECK(h, EKO_dataset_map(h, ds, id, EKO_ATTRIBUTE_VALUE, &data));

@@ -38,7 +38,7 @@ static bool test_null_objects_and_arguments_are_named(void) {
     EXPECT(h, EKO_dataset_create(h, NP, PIDS, 2, xgrid, 2.0, 4, NULL), EKO_ERROR_NULL_ARGUMENT,
            "dataset is NULL");
     EXPECT(h, EKO_store_recover(h, NULL), EKO_ERROR_NULL_ARGUMENT, "dir is NULL");
-    EXPECT(h, EKO_dataset_add_point(h, NULL, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, buf, N, &id),
+    EXPECT(h, EKO_dataset_add_buffer(h, NULL, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, buf, N, &id),
            EKO_ERROR_NULL_ARGUMENT, "dataset is NULL");
     EXPECT(h, EKO_store_view(h, NULL, EKO_KIND_OPERATOR, 10.0, 4, EKO_ATTRIBUTE_VALUE, NULL),
            EKO_ERROR_NULL_ARGUMENT, "store is NULL");
@@ -49,7 +49,7 @@ static bool test_null_objects_and_arguments_are_named(void) {
     if (!make_dataset(h, &ds)) {
         return false;
     }
-    CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, NULL, 0, &id));
+    CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, NULL, 0, &id));
     EXPECT(h, EKO_dataset_bind(h, ds, id, EKO_ATTRIBUTE_VALUE, NULL, N), EKO_ERROR_NULL_ARGUMENT,
            "is NULL");
     EXPECT(h, EKO_dataset_write_store(h, ds, NULL), EKO_ERROR_NULL_ARGUMENT, "dir is NULL");
@@ -79,16 +79,16 @@ static bool test_unknown_enum_values_and_bad_counts(void) {
     if (!make_dataset(h, &ds)) {
         return false;
     }
-    EXPECT(h, EKO_dataset_add_point(h, ds, 0, 10.0, 4, EKO_LAYOUT_C, buf, N, &id),
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, 0, 10.0, 4, EKO_LAYOUT_C, buf, N, &id),
            EKO_ERROR_INVALID_ARGUMENT, "kind 0");
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, 3, buf, N, &id),
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, 3, buf, N, &id),
            EKO_ERROR_INVALID_ARGUMENT, "layout 3");
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 9, EKO_LAYOUT_C, buf, N, &id),
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 9, EKO_LAYOUT_C, buf, N, &id),
            EKO_ERROR_INVALID_ARGUMENT, "nf is larger than 6");
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, NAN, 4, EKO_LAYOUT_C, buf, N, &id),
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, NAN, 4, EKO_LAYOUT_C, buf, N, &id),
            EKO_ERROR_INVALID_ARGUMENT, "not a finite number");
     REQUIRE(id == -1);
-    CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, buf, N, &id));
+    CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, buf, N, &id));
     REQUIRE(id == 0); /* the failed calls added nothing */
     EXPECT(h, EKO_dataset_bind(h, ds, id, 3, buf, N), EKO_ERROR_INVALID_ARGUMENT, "attribute 3");
     EXPECT(h, EKO_dataset_bind(h, ds, 7, EKO_ATTRIBUTE_VALUE, buf, N), EKO_ERROR_INVALID_ARGUMENT,
@@ -120,30 +120,41 @@ static bool test_memory_is_checked_for_length_alignment_and_overlap(void) {
     if (block == NULL || !make_dataset(h, &ds)) {
         return false;
     }
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, block, N - 1,
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, block, N - 1,
                                     &id),
            EKO_ERROR_BAD_SHAPE, "the grid needs 12544");
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, NULL, 5, &id),
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, NULL, 5, &id),
            EKO_ERROR_BAD_SHAPE, "declared with 5 elements");
+    /* Lengths no buffer can have: negative, or more bytes than the address space. */
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, block, -5,
+                                    &id),
+           EKO_ERROR_INVALID_ARGUMENT, "n_elements -5 is not a length");
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, block,
+                                    INT64_MAX / 4, &id),
+           EKO_ERROR_INVALID_ARGUMENT, "more bytes than the address space");
     double *misaligned = (double *)(void *)((char *)block + 4);
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, misaligned, N,
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, misaligned, N,
                                     &id),
            EKO_ERROR_MISALIGNED, "not aligned for double");
-    CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, block, N, &id));
+    CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_C, block, N, &id));
     /* An error attribute or another buffer overlapping registered memory: the input and output
      * of the in-place step would alias. */
-    EXPECT(h, EKO_dataset_add_error(h, ds, id, block + N / 2, N), EKO_ERROR_OVERLAPPING,
-           "overlaps buffer 0");
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 10.0, 4, EKO_LAYOUT_C,
+    EXPECT(h, EKO_dataset_add_attribute_buffer(h, ds, id, EKO_ATTRIBUTE_ERROR, block + N / 2, N),
+           EKO_ERROR_OVERLAPPING, "overlaps buffer 0");
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, 10.0, 4, EKO_LAYOUT_C,
                                     block + N - 1, N, &id),
            EKO_ERROR_OVERLAPPING, "overlaps buffer 0");
-    CHECK(h, EKO_dataset_add_error(h, ds, 0, block + N, N));
+    CHECK(h, EKO_dataset_add_attribute_buffer(h, ds, 0, EKO_ATTRIBUTE_ERROR, block + N, N));
     /* Duplicates: a point's kind, an error attribute, a threshold element. */
-    EXPECT(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_FORTRAN, NULL, 0,
+    EXPECT(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 10.0, 4, EKO_LAYOUT_FORTRAN, NULL, 0,
                                     &id),
            EKO_ERROR_DUPLICATE, "already has the partial");
-    EXPECT(h, EKO_dataset_add_error(h, ds, 0, NULL, 0), EKO_ERROR_DUPLICATE,
-           "was already added");
+    EXPECT(h, EKO_dataset_add_attribute_buffer(h, ds, 0, EKO_ATTRIBUTE_ERROR, NULL, 0),
+           EKO_ERROR_DUPLICATE, "was already added");
+    EXPECT(h, EKO_dataset_add_attribute_buffer(h, ds, 0, EKO_ATTRIBUTE_VALUE, NULL, 0),
+           EKO_ERROR_DUPLICATE, "was added with the buffer by EKO_dataset_add_buffer");
+    EXPECT(h, EKO_dataset_add_attribute_buffer(h, ds, 0, 7, NULL, 0), EKO_ERROR_INVALID_ARGUMENT,
+           "attribute 7 is neither");
     CHECK(h, EKO_dataset_add_threshold(h, ds, ORIGIN_MU2, 4, BOTTOM, 4, EKO_LAYOUT_C, NULL, 0,
                                        &id));
     EXPECT(h, EKO_dataset_add_threshold(h, ds, ORIGIN_MU2, 4, BOTTOM, 4, EKO_LAYOUT_C, NULL, 0,
@@ -170,7 +181,7 @@ static bool test_steps_needing_missing_things_fail_with_their_code(void) {
     }
     fill_operator(partial, EKO_LAYOUT_C, 1.0);
     memcpy(before, partial, sizeof(double) * N);
-    CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, 100.0, 5, EKO_LAYOUT_C, partial, N,
+    CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, 100.0, 5, EKO_LAYOUT_C, partial, N,
                                    &id));
     EXPECT(h, EKO_dataset_combine(h, ds, 1), EKO_ERROR_MISSING_THRESHOLD,
            "no buffer for the threshold element");
@@ -185,10 +196,10 @@ static bool test_steps_needing_missing_things_fail_with_their_code(void) {
     REQUIRE(stat(scratch_path("never"), &st) != 0); /* nothing written */
     EXPECT(h, EKO_dataset_commit(h, ds, id), EKO_ERROR_INVALID_ARGUMENT, "not a store file");
     /* A final buffer asking for an error nobody can compute. */
-    CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 100.0, 5, EKO_LAYOUT_C, final_op, N,
+    CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, 100.0, 5, EKO_LAYOUT_C, final_op, N,
                                    &final_id));
     double *fe = new_buffer();
-    CHECK(h, EKO_dataset_add_error(h, ds, final_id, fe, N));
+    CHECK(h, EKO_dataset_add_attribute_buffer(h, ds, final_id, EKO_ATTRIBUTE_ERROR, fe, N));
     double *t0 = new_buffer(), *t1 = new_buffer();
     fill_operator(t0, EKO_LAYOUT_C, 2.0);
     fill_operator(t1, EKO_LAYOUT_C, 3.0);
@@ -203,7 +214,7 @@ static bool test_steps_needing_missing_things_fail_with_their_code(void) {
         xgrid[i] = (i + 1.0) / NX;
     }
     CHECK(h, EKO_dataset_create(h, NP, PIDS, NX, xgrid, ORIGIN_MU2, 4, &no_top));
-    CHECK(h, EKO_dataset_add_point(h, no_top, EKO_KIND_PARTIAL, 1e5, 6, EKO_LAYOUT_C, NULL, 0,
+    CHECK(h, EKO_dataset_add_buffer(h, no_top, EKO_KIND_PARTIAL, 1e5, 6, EKO_LAYOUT_C, NULL, 0,
                                    &id));
     int32_t count = -1;
     EXPECT(h, EKO_dataset_threshold_count(h, no_top, &count), EKO_ERROR_NO_PATH,
@@ -220,6 +231,28 @@ static bool test_steps_needing_missing_things_fail_with_their_code(void) {
     free(fe);
     free(t0);
     free(t1);
+    return true;
+}
+
+/* A grid whose operator is larger than the address space (46341^4 doubles: the element count
+ * fits in 64 bits, the bytes do not) is refused when the dataset is made. */
+static bool test_a_grid_larger_than_memory_is_refused(void) {
+    enum { M = 46341 };
+    EKO_Handle *h = EKO_handle_create();
+    EKO_Dataset *ds = NULL;
+    int32_t *pids = malloc(sizeof(int32_t) * M);
+    double *xgrid = malloc(sizeof(double) * M);
+    REQUIRE(pids != NULL && xgrid != NULL);
+    for (int i = 0; i < M; i++) {
+        pids[i] = 1000 + i;
+        xgrid[i] = (double)(i + 1) / M;
+    }
+    EXPECT(h, EKO_dataset_create(h, M, pids, M, xgrid, 2.0, 4, &ds), EKO_ERROR_INVALID_ARGUMENT,
+           "larger than the address space");
+    REQUIRE(ds == NULL);
+    free(pids);
+    free(xgrid);
+    EKO_handle_destroy(h);
     return true;
 }
 
@@ -293,7 +326,7 @@ static bool test_malformed_stores_and_files(void) {
         return false;
     }
     fill_operator(op, EKO_LAYOUT_C, 0.5);
-    CHECK(h, EKO_dataset_add_point(h, ds, EKO_KIND_OPERATOR, 10.0, 4, EKO_LAYOUT_C, op, N, &id));
+    CHECK(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, 10.0, 4, EKO_LAYOUT_C, op, N, &id));
     CHECK(h, EKO_dataset_write_store(h, ds, dir));
     char file[4300];
     snprintf(file, sizeof file, "%s/10_nf4.npy", dir);
@@ -336,6 +369,7 @@ int main(int argc, char **argv) {
          test_memory_is_checked_for_length_alignment_and_overlap},
         {"steps_needing_missing_things_fail_with_their_code",
          test_steps_needing_missing_things_fail_with_their_code},
+        {"a_grid_larger_than_memory_is_refused", test_a_grid_larger_than_memory_is_refused},
         {"errors_are_cleared_by_the_next_call", test_errors_are_cleared_by_the_next_call},
         {"a_version_mismatch_is_detectable", test_a_version_mismatch_is_detectable},
         {"malformed_stores_and_files", test_malformed_stores_and_files},

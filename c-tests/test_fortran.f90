@@ -25,6 +25,7 @@ program test_fortran
     character(len=1024) :: scratch, halves(2)
     real(c_double) :: xgrid(nx), from_mu2, to_mu2, mu2
     real(c_double), pointer :: op(:, :, :, :), err(:, :, :, :), filled(:, :, :, :)
+    real(c_double), allocatable, target :: swapped(:, :, :, :)
     integer(c_int32_t) :: i, t, id, declared, n_thresholds, from_nf, to_nf, layout, nf, files, n
     integer :: failures = 0, a, b, j, k, r
     logical :: present
@@ -47,13 +48,13 @@ program test_fortran
     do t = 1, n_targets
         call fill(parts(t), real(t, c_double))
         if (t < n_targets) then
-            call ok(eko_dataset_add_point(h, ds, EKO_KIND_PARTIAL, target_mu2(t), target_nf(t), &
+            call ok(eko_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, target_mu2(t), target_nf(t), &
                                           parts(t)%v, id))
-            call ok(eko_dataset_add_error(h, ds, id, parts(t)%e))
+            call ok(eko_dataset_add_attribute_buffer(h, ds, id, EKO_ATTRIBUTE_ERROR, parts(t)%e))
         else
-            call ok(eko_dataset_declare_point(h, ds, EKO_KIND_PARTIAL, target_mu2(t), &
+            call ok(eko_dataset_declare_buffer(h, ds, EKO_KIND_PARTIAL, target_mu2(t), &
                                               target_nf(t), declared))
-            call ok(eko_dataset_declare_error(h, ds, declared))
+            call ok(eko_dataset_declare_attribute_buffer(h, ds, declared, EKO_ATTRIBUTE_ERROR))
         end if
     end do
     ! The threshold elements the partials need.
@@ -64,7 +65,8 @@ program test_fortran
         call fill(thresholds(i), 10d0 + i)
         call ok(eko_dataset_add_threshold(h, ds, from_mu2, from_nf, to_mu2, to_nf, &
                                           thresholds(i)%v, id))
-        call ok(eko_dataset_add_error(h, ds, id, thresholds(i)%e))
+        call ok(eko_dataset_add_attribute_buffer(h, ds, id, EKO_ATTRIBUTE_ERROR, &
+                                                  thresholds(i)%e))
     end do
 
     ! A step needing the declared memory fails with its own code until it is bound.
@@ -73,8 +75,13 @@ program test_fortran
     call ok(eko_dataset_bind(h, ds, declared, EKO_ATTRIBUTE_ERROR, parts(n_targets)%e))
     call expect(eko_dataset_bind(h, ds, declared, EKO_ATTRIBUTE_VALUE, parts(n_targets)%v), &
                 EKO_ERROR_ALREADY_BOUND, 'already has memory')
-    call expect(eko_dataset_add_point(h, ds, 9_c_int32_t, 5d0, 4_c_int32_t, parts(1)%v, id), &
+    call expect(eko_dataset_add_buffer(h, ds, 9_c_int32_t, 5d0, 4_c_int32_t, parts(1)%v, id), &
                 EKO_ERROR_INVALID_ARGUMENT, 'kind 9')
+    ! An array with the grid's size but its dimensions in another order is refused.
+    allocate(swapped(nx, np, nx, np))
+    call expect(eko_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, 5d0, 4_c_int32_t, swapped, id), &
+                EKO_ERROR_BAD_SHAPE, 'is not an operator of the dataset''s grid')
+    deallocate(swapped)
 
     ! The Rust API's answer: the same operators as a store, combined by Rust.
     call ok(eko_dataset_write_store(h, ds, trim(scratch)//'/before'))
@@ -91,8 +98,8 @@ program test_fortran
                                    EKO_ATTRIBUTE_VALUE, op, layout))
         call ok(eko_store_operator(h, store, EKO_KIND_OPERATOR, target_mu2(t), target_nf(t), &
                                    EKO_ATTRIBUTE_ERROR, err, layout))
-        ! Finals combined by Rust are in C order, op(x_in, pid_in, x_out, pid_out); a point
-        ! crossing no threshold keeps its partial's file, written from the Fortran array.
+        ! A final keeps its partial's memory order: every partial was written from a Fortran
+        ! array, so every final, combined or promoted, is Fortran order (op(pid_out, ...)).
         k = 0
         do j = 1, nx
             do b = 1, np
@@ -109,8 +116,8 @@ program test_fortran
                 end do
             end do
         end do
-        call check(layout == merge(EKO_LAYOUT_FORTRAN, EKO_LAYOUT_C, t == 1), &
-                   'finals are in C order, a promoted partial in its own')
+        call check(layout == EKO_LAYOUT_FORTRAN, &
+                   'every final keeps its partial''s (Fortran) memory order')
         call check(k == 0, 'in-place combine equals the Rust combine')
     end do
     call ok(eko_store_point(h, store, 1_c_int32_t, mu2, nf, files))
@@ -175,7 +182,7 @@ program test_fortran
 
     ! A store file mapped for the host to fill in place, then committed.
     call ok(eko_dataset_create(h, pids, xgrid, origin, 4_c_int32_t, mapped_ds))
-    call ok(eko_dataset_declare_point(h, mapped_ds, EKO_KIND_OPERATOR, 30d0, 4_c_int32_t, id))
+    call ok(eko_dataset_declare_buffer(h, mapped_ds, EKO_KIND_OPERATOR, 30d0, 4_c_int32_t, id))
     call expect(eko_dataset_map(h, mapped_ds, id, EKO_ATTRIBUTE_VALUE, np, nx, filled), &
                 EKO_ERROR_NOT_FOUND, 'not attached')
     call ok(eko_dataset_attach_store(h, mapped_ds, trim(scratch)//'/mapped'))

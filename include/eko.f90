@@ -56,7 +56,7 @@ module eko
                                              EKO_TRANSFER_COPY = 3
     ! The ABI this module was written for (the header's EKO_ABI_VERSION; Fortran names ignore
     ! case, so the function eko_abi_version() takes the plain name): compare the two at start-up.
-    integer(c_int32_t), parameter, public :: EKO_MODULE_ABI_VERSION = 1
+    integer(c_int32_t), parameter, public :: EKO_MODULE_ABI_VERSION = 2
 
     !> Keeps the status and message of the last call made with it. One per thread.
     type, public :: eko_handle
@@ -82,9 +82,10 @@ module eko
     public :: eko_abi_version, eko_version, eko_status_name
     public :: eko_handle_create, eko_handle_destroy, eko_status, eko_message
     public :: eko_dataset_create, eko_dataset_destroy, eko_dataset_set_matching
-    public :: eko_dataset_add_point, eko_dataset_declare_point
+    public :: eko_dataset_add_buffer, eko_dataset_declare_buffer
     public :: eko_dataset_add_threshold, eko_dataset_declare_threshold
-    public :: eko_dataset_add_error, eko_dataset_declare_error, eko_dataset_bind
+    public :: eko_dataset_add_attribute_buffer, eko_dataset_declare_attribute_buffer
+    public :: eko_dataset_bind
     public :: eko_dataset_threshold_count, eko_dataset_threshold
     public :: eko_dataset_combine, eko_dataset_write_store
     public :: eko_dataset_attach_store, eko_dataset_map, eko_dataset_commit
@@ -156,8 +157,16 @@ module eko
             real(c_double), value :: mu2
             integer(c_int32_t) :: s
         end function
-        function c_dataset_add_point(h, ds, kind, mu2, nf, layout, data, n, id) &
-            bind(c, name="EKO_dataset_add_point") result(s)
+        function c_dataset_check_shape(h, ds, shape, layout) &
+            bind(c, name="EKO_dataset_check_shape") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, ds
+            integer(c_int64_t), intent(in) :: shape(4)
+            integer(c_int32_t), value :: layout
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_add_buffer(h, ds, kind, mu2, nf, layout, data, n, id) &
+            bind(c, name="EKO_dataset_add_buffer") result(s)
             import :: c_ptr, c_int32_t, c_int64_t, c_double
             type(c_ptr), value :: h, ds, data
             integer(c_int32_t), value :: kind, nf, layout
@@ -176,11 +185,11 @@ module eko
             integer(c_int32_t), intent(out) :: id
             integer(c_int32_t) :: s
         end function
-        function c_dataset_add_error(h, ds, id, data, n) &
-            bind(c, name="EKO_dataset_add_error") result(s)
+        function c_dataset_add_attribute_buffer(h, ds, id, attribute, data, n) &
+            bind(c, name="EKO_dataset_add_attribute_buffer") result(s)
             import :: c_ptr, c_int32_t, c_int64_t
             type(c_ptr), value :: h, ds, data
-            integer(c_int32_t), value :: id
+            integer(c_int32_t), value :: id, attribute
             integer(c_int64_t), value :: n
             integer(c_int32_t) :: s
         end function
@@ -485,7 +494,8 @@ contains
     end function
 
     !> Registers op(n_pid, n_x, n_pid, n_x) as point (mu2, nf)'s kind (EKO_KIND_*), in place.
-    function eko_dataset_add_point(h, ds, kind, mu2, nf, op, id) result(s)
+    !> The array's shape is checked against the grid (EKO_ERROR_BAD_SHAPE).
+    function eko_dataset_add_buffer(h, ds, kind, mu2, nf, op, id) result(s)
         type(eko_handle), intent(in) :: h
         type(eko_dataset), intent(in) :: ds
         integer(c_int32_t), intent(in) :: kind, nf
@@ -493,20 +503,22 @@ contains
         real(c_double), intent(inout), target, contiguous :: op(:, :, :, :)
         integer(c_int32_t), intent(out) :: id
         integer(c_int32_t) :: s
-        s = c_dataset_add_point(h%ptr, ds%ptr, kind, mu2, nf, EKO_LAYOUT_FORTRAN, c_loc(op), &
-                                size(op, kind=c_int64_t), id)
+        s = c_dataset_check_shape(h%ptr, ds%ptr, shape(op, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+        if (s /= EKO_OK) return
+        s = c_dataset_add_buffer(h%ptr, ds%ptr, kind, mu2, nf, EKO_LAYOUT_FORTRAN, c_loc(op), &
+                                 size(op, kind=c_int64_t), id)
     end function
 
     !> Declares point (mu2, nf)'s kind without memory (bind it later, or map it).
-    function eko_dataset_declare_point(h, ds, kind, mu2, nf, id) result(s)
+    function eko_dataset_declare_buffer(h, ds, kind, mu2, nf, id) result(s)
         type(eko_handle), intent(in) :: h
         type(eko_dataset), intent(in) :: ds
         integer(c_int32_t), intent(in) :: kind, nf
         real(c_double), intent(in) :: mu2
         integer(c_int32_t), intent(out) :: id
         integer(c_int32_t) :: s
-        s = c_dataset_add_point(h%ptr, ds%ptr, kind, mu2, nf, EKO_LAYOUT_FORTRAN, c_null_ptr, &
-                                0_c_int64_t, id)
+        s = c_dataset_add_buffer(h%ptr, ds%ptr, kind, mu2, nf, EKO_LAYOUT_FORTRAN, c_null_ptr, &
+                                 0_c_int64_t, id)
     end function
 
     !> Registers op as the threshold element from (from_mu2, from_nf) to (to_mu2, to_nf).
@@ -518,6 +530,8 @@ contains
         real(c_double), intent(inout), target, contiguous :: op(:, :, :, :)
         integer(c_int32_t), intent(out) :: id
         integer(c_int32_t) :: s
+        s = c_dataset_check_shape(h%ptr, ds%ptr, shape(op, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+        if (s /= EKO_OK) return
         s = c_dataset_add_threshold(h%ptr, ds%ptr, from_mu2, from_nf, to_mu2, to_nf, &
                                     EKO_LAYOUT_FORTRAN, c_loc(op), size(op, kind=c_int64_t), id)
     end function
@@ -534,23 +548,26 @@ contains
                                     EKO_LAYOUT_FORTRAN, c_null_ptr, 0_c_int64_t, id)
     end function
 
-    !> Registers err as the error attribute of buffer id.
-    function eko_dataset_add_error(h, ds, id, err) result(s)
+    !> Registers err as attribute (EKO_ATTRIBUTE_ERROR) of buffer id; its shape is checked.
+    function eko_dataset_add_attribute_buffer(h, ds, id, attribute, err) result(s)
         type(eko_handle), intent(in) :: h
         type(eko_dataset), intent(in) :: ds
-        integer(c_int32_t), intent(in) :: id
+        integer(c_int32_t), intent(in) :: id, attribute
         real(c_double), intent(inout), target, contiguous :: err(:, :, :, :)
         integer(c_int32_t) :: s
-        s = c_dataset_add_error(h%ptr, ds%ptr, id, c_loc(err), size(err, kind=c_int64_t))
+        s = c_dataset_check_shape(h%ptr, ds%ptr, shape(err, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+        if (s /= EKO_OK) return
+        s = c_dataset_add_attribute_buffer(h%ptr, ds%ptr, id, attribute, c_loc(err), &
+                                           size(err, kind=c_int64_t))
     end function
 
-    !> Declares the error attribute of buffer id without memory.
-    function eko_dataset_declare_error(h, ds, id) result(s)
+    !> Declares attribute (EKO_ATTRIBUTE_ERROR) of buffer id without memory.
+    function eko_dataset_declare_attribute_buffer(h, ds, id, attribute) result(s)
         type(eko_handle), intent(in) :: h
         type(eko_dataset), intent(in) :: ds
-        integer(c_int32_t), intent(in) :: id
+        integer(c_int32_t), intent(in) :: id, attribute
         integer(c_int32_t) :: s
-        s = c_dataset_add_error(h%ptr, ds%ptr, id, c_null_ptr, 0_c_int64_t)
+        s = c_dataset_add_attribute_buffer(h%ptr, ds%ptr, id, attribute, c_null_ptr, 0_c_int64_t)
     end function
 
     !> Binds op to the declared attribute (EKO_ATTRIBUTE_*) of buffer id.
@@ -560,6 +577,8 @@ contains
         integer(c_int32_t), intent(in) :: id, attribute
         real(c_double), intent(inout), target, contiguous :: op(:, :, :, :)
         integer(c_int32_t) :: s
+        s = c_dataset_check_shape(h%ptr, ds%ptr, shape(op, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+        if (s /= EKO_OK) return
         s = c_dataset_bind(h%ptr, ds%ptr, id, attribute, c_loc(op), size(op, kind=c_int64_t))
     end function
 

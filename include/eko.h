@@ -17,7 +17,7 @@
 
 // Version of the binary interface: changes whenever a function, type or constant of the
 // header changes incompatibly. A host compares it with `EKO_abi_version()`.
-#define EKO_ABI_VERSION 1
+#define EKO_ABI_VERSION 2
 
 // A buffer holds a final operator (`{q2}.npy` in a store).
 #define EKO_KIND_OPERATOR 1
@@ -247,8 +247,12 @@ int32_t EKO_dataset_set_matching(EKO_Handle *handle,
 //
 // `data` is the host's memory of `n_elements` doubles (the grid's n_pid² n_x²): checked for
 // length, alignment and overlap with every memory already in the dataset; never copied, never
-// freed. It must stay valid, and the host must not touch it during calls on this dataset, until
-// the dataset is destroyed. libeko writes into it only in `EKO_dataset_combine`.
+// freed. libeko reads a buffer's memory only inside `EKO_dataset_combine` (which also writes
+// into point buffers) and `EKO_dataset_write_store`; other calls compare addresses only. So the
+// memory must stay valid, untouched by the host during those two calls, until the last of them
+// the host makes on this dataset: after a combine the host may free its threshold buffers (and
+// any other) if it will not call `EKO_dataset_combine` or `EKO_dataset_write_store` on this
+// dataset again, and destroy the dataset later.
 //
 // `data` NULL declares the buffer: the point exists, its memory comes later
 // (`EKO_dataset_bind`, or `EKO_dataset_map` with a store attached); `n_elements` is then 0 or
@@ -260,26 +264,40 @@ int32_t EKO_dataset_set_matching(EKO_Handle *handle,
 // # Safety
 // `handle`, `dataset` NULL or live; `data` NULL or valid for `n_elements` doubles as above;
 // `buffer_id` NULL or writable.
-int32_t EKO_dataset_add_point(EKO_Handle *handle,
-                              EKO_Dataset *dataset,
-                              int32_t kind,
-                              double mu2,
-                              int32_t nf,
-                              int32_t layout,
-                              double *data,
-                              int64_t n_elements,
-                              int32_t *buffer_id);
+int32_t EKO_dataset_add_buffer(EKO_Handle *handle,
+                               EKO_Dataset *dataset,
+                               int32_t kind,
+                               double mu2,
+                               int32_t nf,
+                               int32_t layout,
+                               double *data,
+                               int64_t n_elements,
+                               int32_t *buffer_id);
+
+// Checks that an array with the 4 extents `shape` (in index order, the same for
+// `EKO_LAYOUT_C`, `double op[n_pid][n_x][n_pid][n_x]`, and `EKO_LAYOUT_FORTRAN`,
+// `op(n_pid, n_x, n_pid, n_x)`) is an operator of the dataset's grid: `EKO_ERROR_BAD_SHAPE`
+// naming both shapes otherwise. The add and bind functions see only a length; a host that
+// knows its array's extents (the Fortran module does) calls this first, so that an array
+// declared with its dimensions in another order is refused (unless n_pid equals n_x).
+//
+// # Safety
+// `handle`, `dataset` NULL or live; `shape` NULL or readable for 4 values.
+int32_t EKO_dataset_check_shape(EKO_Handle *handle,
+                                const EKO_Dataset *dataset,
+                                const int64_t *shape,
+                                int32_t layout);
 
 // Adds a buffer for the threshold element from (`from_mu2`, `from_nf`) to (`to_mu2`, `to_nf`):
 // an evolution segment when the nf are equal, a matching when the mu2 are equal (the dataset's
 // matching scale) and the nf differ by one (an inverse matching when nf decreases).
 // `EKO_dataset_threshold` lists the elements the dataset's partials need.
 //
-// Memory, layout, NULL, `n_elements` and `buffer_id` as in `EKO_dataset_add_point`. libeko
+// Memory, layout, NULL, `n_elements` and `buffer_id` as in `EKO_dataset_add_buffer`. libeko
 // never writes into threshold buffers.
 //
 // # Safety
-// As `EKO_dataset_add_point`.
+// As `EKO_dataset_add_buffer`.
 int32_t EKO_dataset_add_threshold(EKO_Handle *handle,
                                   EKO_Dataset *dataset,
                                   double from_mu2,
@@ -291,25 +309,28 @@ int32_t EKO_dataset_add_threshold(EKO_Handle *handle,
                                   int64_t n_elements,
                                   int32_t *buffer_id);
 
-// Adds the error attribute to buffer `buffer_id`: same shape and layout as its values. An
-// operator without an error is normal; one with an error gets its error propagated by
-// combine. `data` NULL declares the attribute (memory comes later). Memory rules as in
-// `EKO_dataset_add_point`.
+// Adds an attribute buffer to buffer `buffer_id`: `attribute` is `EKO_ATTRIBUTE_ERROR`, the
+// integration error, same shape and layout as the values (the values themselves come with
+// `EKO_dataset_add_buffer`: `EKO_ATTRIBUTE_VALUE` here is `EKO_ERROR_DUPLICATE`). An operator
+// without an error is normal; one with an error gets its error propagated by combine. `data`
+// NULL declares the attribute (memory comes later, with `EKO_dataset_bind`). Memory rules as in
+// `EKO_dataset_add_buffer`.
 //
 // # Safety
-// As `EKO_dataset_add_point`.
-int32_t EKO_dataset_add_error(EKO_Handle *handle,
-                              EKO_Dataset *dataset,
-                              int32_t buffer_id,
-                              double *data,
-                              int64_t n_elements);
+// As `EKO_dataset_add_buffer`.
+int32_t EKO_dataset_add_attribute_buffer(EKO_Handle *handle,
+                                         EKO_Dataset *dataset,
+                                         int32_t buffer_id,
+                                         int32_t attribute,
+                                         double *data,
+                                         int64_t n_elements);
 
 // Binds host memory to an attribute (`EKO_ATTRIBUTE_VALUE` or `EKO_ATTRIBUTE_ERROR`) declared
-// without memory. `data` must not be NULL; checks and rules as in `EKO_dataset_add_point`.
+// without memory. `data` must not be NULL; checks and rules as in `EKO_dataset_add_buffer`.
 // Binding an attribute that has memory fails with `EKO_ERROR_ALREADY_BOUND`.
 //
 // # Safety
-// As `EKO_dataset_add_point`.
+// As `EKO_dataset_add_buffer`.
 int32_t EKO_dataset_bind(EKO_Handle *handle,
                          EKO_Dataset *dataset,
                          int32_t buffer_id,
@@ -358,7 +379,7 @@ int32_t EKO_dataset_threshold(EKO_Handle *handle,
 //
 // # Safety
 // `handle`, `dataset` NULL or live; every registered host memory valid as documented in
-// `EKO_dataset_add_point`.
+// `EKO_dataset_add_buffer`.
 int32_t EKO_dataset_combine(EKO_Handle *handle, EKO_Dataset *dataset, int32_t threads);
 
 // Writes the dataset into the store in directory `dir` (NUL-terminated UTF-8): created with the

@@ -325,6 +325,7 @@ pub fn apply_to_file(
         shape.push(r[0]);
     }
     shape.extend_from_slice(&r[1..]);
+    crate::store::check_outside_store(output)?;
     // What a killed earlier run left while writing the same files.
     crate::atomic::remove_dead_for(output)?;
     crate::atomic::remove_dead_for(&points_path(output))?;

@@ -379,6 +379,19 @@ pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Whether this process may create and remove files in `dir` (`access(2)` with `W_OK | X_OK`:
+/// a read-only filesystem or a directory that is not ours fails with its OS error).
+pub(crate) fn write_access(dir: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Makes a rename or creation in `dir` durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
@@ -402,6 +415,7 @@ impl WorkDir {
     /// [`Error::NotEmpty`]: crate::Error::NotEmpty
     pub fn claim(path: &Path) -> Result<WorkDir> {
         let location = Location::file(path);
+        crate::store::check_outside_store(path)?;
         if path.exists() {
             if WorkDir::is_abandoned(path)? {
                 WorkDir::empty(path)?;

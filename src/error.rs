@@ -68,7 +68,7 @@ pub enum Error {
     },
 
     /// The first six bytes are not `\x93NUMPY`.
-    #[error("{file}: not a .npy file: magic string is {found:?}, expected \"\\x93NUMPY\"")]
+    #[error("{file}: not a .npy file: magic string is \"{found}\", expected \"\\x93NUMPY\"")]
     BadMagic {
         /// The file.
         file: Location,
@@ -535,6 +535,35 @@ pub enum Error {
         name: String,
         /// Why.
         reason: &'static str,
+    },
+
+    /// A path where a directory is needed (a store, a destination) is a file.
+    #[error("{file}: is a file, not a directory (a store is a directory holding metadata.json)")]
+    NotADirectory {
+        /// The path.
+        file: Location,
+    },
+
+    /// A file or directory would be written inside a store, which holds only its own files.
+    #[error(
+        "{file}: is inside the store {store}, which holds only its own files (operators, \
+         metadata, thresholds); write it outside the store"
+    )]
+    InsideStore {
+        /// The path that would be written.
+        file: Location,
+        /// The store.
+        store: PathBuf,
+    },
+
+    /// A store-changing operation cannot write to the store (read-only filesystem or directory);
+    /// checked before anything changes.
+    #[error("{file}: cannot write to this store ({reason}); nothing was changed")]
+    ReadOnly {
+        /// The store directory.
+        file: Location,
+        /// Why.
+        reason: String,
     },
 
     /// Another process is writing to the store and the caller asked not to wait.

@@ -159,7 +159,7 @@ fn inspect_merge_and_split_stores() {
         "libeko store (libeko-store version 1)",
         "origin         mu2 = 2.7224999999999997, nf = 4",
         "14 pids x 4 x points",
-        "3 operator(s), 0 partial(s)",
+        "3 operators, 0 partials",
         "24.2064_nf5.npy (",
         "24.2064_nf5.error.npy (",
     ] {
@@ -187,7 +187,7 @@ fn inspect_merge_and_split_stores() {
     .concat());
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        out.contains("3 point(s)") && out.contains("1 point(s)"),
+        out.contains("3 points") && out.contains("1 point\n"),
         "{out}"
     );
     let (code, _, err) = run(&[
@@ -238,7 +238,7 @@ fn store_commands_fail_with_one_line() {
                 os(&["--at", "1,2"]),
             ]
             .concat(),
-            "usage: --at with 2 value(s) makes 3 parts",
+            "usage: --at with 2 values makes 3 parts, but 2 DESTs given",
         ),
         (
             [
@@ -262,6 +262,41 @@ fn store_commands_fail_with_one_line() {
             [os(&["split"]), vec![d("a"), d("a")], os(&["--parts"])].concat(),
             "not empty",
         ),
+        (
+            [
+                os(&["split"]),
+                vec![d("a"), d("x"), d("y"), d("z")],
+                os(&["--at", "1000,100"]),
+            ]
+            .concat(),
+            "must be finite and strictly increasing",
+        ),
+        (
+            [
+                os(&["split"]),
+                vec![d("a"), d("x"), d("y")],
+                os(&["--points", "10:4", "--points", "10:4"]),
+            ]
+            .concat(),
+            "(mu2=10, nf=4) is assigned to two parts",
+        ),
+        // Nothing but store files goes into a store.
+        (
+            [os(&["split"]), vec![d("a"), d("a/part")], os(&["--parts"])].concat(),
+            "is inside the store",
+        ),
+        (
+            [os(&["merge"]), vec![d("a/sub"), d("b")]].concat(),
+            "is inside the store",
+        ),
+        (
+            [os(&["demo"]), vec![d("a/demo")]].concat(),
+            "is inside the store",
+        ),
+        (
+            [os(&["combine"]), vec![d("a/10_nf4.npy")]].concat(),
+            "is a file, not a directory",
+        ),
     ];
     for (args, needle) in cases {
         let (code, out, err) = run(&args);
@@ -274,9 +309,38 @@ fn store_commands_fail_with_one_line() {
         !dir.path().join("m").exists() && !dir.path().join("x").exists(),
         "a failed command left a directory"
     );
-    // clap's own usage errors (missing criterion) exit 2.
-    let (code, _, _) = run(&[os(&["split"]), vec![d("a"), d("z")]].concat());
-    assert_eq!(code, Some(2));
+    // Usage errors found by the argument parser (a missing criterion, an unknown option) are
+    // failures like the others: one line naming the help to read, status 1.
+    for (args, needle) in [
+        (
+            [os(&["split"]), vec![d("a"), d("z")]].concat(),
+            "see `eko help split`",
+        ),
+        (os(&["combine", "--frobnicate", "x"]), "--frobnicate"),
+        (os(&["frobnicate"]), "see `eko --help`"),
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("eko: error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
+    // Help is not a failure; the command list has one line per command.
+    let (code, out, _) = run(&os(&["--help"]));
+    assert_eq!(code, Some(0));
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.trim_start().starts_with('-'))
+    {
+        assert!(
+            line.len() <= 100,
+            "a command's summary is more than a line: {line}"
+        );
+    }
+    assert!(out.contains("recover"), "{out}");
 }
 
 /// A store with thresholds and partials made by the grid manager (synthetic operators).
@@ -312,7 +376,7 @@ fn inspect_combine_and_clean() {
     // inspect shows the plan: text, and JSON with the ordered elements.
     let (code, text, _) = run(&[os(&["inspect"]), vec![s.clone()]].concat());
     assert_eq!(code, Some(0));
-    assert!(text.contains("3 of 3 partial(s) can be combined"), "{text}");
+    assert!(text.contains("3 of 3 partials can be combined"), "{text}");
     assert!(
         text.contains("ready, with error: thresholds.npz/segment_"),
         "{text}"
@@ -349,7 +413,7 @@ fn inspect_combine_and_clean() {
 
     let (code, out, err) = run(&[os(&["combine", "--threads", "2"]), vec![s.clone()]].concat());
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("combined 3 point(s)"), "{out}");
+    assert!(out.contains("combined 3 points"), "{out}");
     assert!(err.is_empty(), "no progress when not on a terminal: {err}");
     let (code, out, _) = run(&[os(&["clean", "--json"]), vec![s.clone()]].concat());
     assert_eq!(code, Some(0));
@@ -397,7 +461,7 @@ fn combine_and_clean_fail_with_one_line_and_change_nothing() {
     }
     assert_eq!(common::snapshot(&store), before);
     let (_, text, _) = run(&[os(&["inspect"]), vec![s]].concat());
-    assert!(text.contains("0 of 1 partial(s) can be combined"), "{text}");
+    assert!(text.contains("0 of 1 partial can be combined"), "{text}");
     assert!(
         text.contains("missing in thresholds.npz: segment_"),
         "{text}"

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use eko::npy::{NpyFile, WriteOptions, write_npy};
-use eko::store::Store;
+use eko::store::{FileKind, Store};
 use ndarray::{Array2, Array3, ArrayD};
 
 use common::run_eko as run;
@@ -63,7 +63,7 @@ fn apply_matches_numpy_for_one_pdf_and_replicas() {
             out.as_os_str(),
         ]);
         assert_eq!(code, Some(0), "{text}{err}");
-        assert!(text.contains("to 3 point(s)"), "{text}");
+        assert!(text.contains("to 3 points"), "{text}");
         let got = read(&out);
         let mut shape = vec![3];
         shape.extend(rep_axis);
@@ -218,6 +218,30 @@ fn apply_refuses_bad_input_and_writes_nothing() {
     ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("must end in .npy"), "{err}");
+    // Arguments swapped: the PDF file given as the store.
+    let (code, _, err) = run(&["apply".as_ref(), good.as_os_str(), s, "-o".as_ref(), o]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is a file, not a directory"), "{err}");
+    // Nothing but store files is ever written into a store: an evolved PDF there (under any
+    // name, an operator's included) is refused, naming the store, and the store is unchanged.
+    let before = common::snapshot(&store);
+    for name in ["evolved.npy", "10_nf4.npy"] {
+        let inside = store.join(name);
+        let (code, _, err) = run(&[
+            "apply".as_ref(),
+            s,
+            good.as_os_str(),
+            "-o".as_ref(),
+            inside.as_os_str(),
+        ]);
+        assert_eq!(code, Some(1), "{name}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("is inside the store {}", store.display())),
+            "{err}"
+        );
+    }
+    assert_eq!(common::snapshot(&store), before);
     // Leftover temporary files would show up here.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -284,7 +308,17 @@ fn demo_runs_and_its_self_check_passes() {
             .any(|(p, _)| p.mu2 < 1.65 * 1.65 && p.nf == 3)
     );
     assert_eq!(read(&kept.join("evolved.npy")).shape(), &[6, 3, 14, 12]);
-    assert!(!kept.join("jobs").exists());
+    // The job stores stay, whole (hard links), for practising merge, combine and clean on.
+    let jobs = kept.join("jobs");
+    assert!(jobs.join("thresholds/thresholds.npz").exists());
+    for job in ["partials-0", "partials-1", "partials-2"] {
+        let s = Store::open(jobs.join(job)).unwrap();
+        assert!(s.points_with(FileKind::Partial).count() >= 1, "{job}");
+    }
+    assert!(
+        text.contains("are synthetic") && text.contains("not a physics result"),
+        "{text}"
+    );
 
     // Not empty, too few points: refused.
     for (args, needle) in [

@@ -104,6 +104,52 @@ fn combine_matches_reference_products_with_and_without_errors() {
     }
 }
 
+/// A Fortran host's partials (Fortran-order files) give Fortran-order finals with the same values
+/// as C-order ones, so a store never mixes memory orders.
+#[test]
+fn a_final_keeps_its_partials_memory_order() {
+    use eko::npy::Order;
+    use ndarray::ShapeBuilder;
+    let n_x = 6;
+    let grid = Grid::new(common::metadata(n_x), &targets()).unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let (c_store, _) = grid
+        .run(c_dir.path(), producer(n_x, true), &Kernel::new(1))
+        .unwrap();
+    // The same partials, written from Fortran-order arrays.
+    let f_dir = tempfile::tempdir().unwrap();
+    grid.run_thresholds(f_dir.path(), producer(n_x, true))
+        .unwrap();
+    let mut f_store = Store::open(f_dir.path()).unwrap();
+    let synthetic = Synthetic::new(eko::store::FLAVOR_BASIS.to_vec(), n_x, 42);
+    let fortran = |a: &Array4<f64>| {
+        let mut f = Array4::zeros(a.raw_dim().f());
+        f.assign(a);
+        f
+    };
+    for path in grid.paths() {
+        let op = synthetic.segment(&path.partial);
+        f_store
+            .insert_partial(
+                path.target,
+                &fortran(&op.operator),
+                Some(&fortran(&op.error)),
+            )
+            .unwrap();
+    }
+    combine(&mut f_store, &Kernel::new(1), |_| {}).unwrap();
+    for path in grid.paths() {
+        let p = path.target;
+        for kind in [FileKind::Operator, FileKind::OperatorError] {
+            let f = f_store.file(&p, kind).unwrap();
+            assert_eq!(f.npy().header().order, Order::Fortran, "{p} {kind:?}");
+            let c = c_store.file(&p, kind).unwrap();
+            assert_eq!(c.npy().header().order, Order::C);
+            assert!(max_rel(f.view(), c.view()) < 1e-13, "{p} {kind:?}");
+        }
+    }
+}
+
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let n_x = 7;

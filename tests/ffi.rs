@@ -169,7 +169,7 @@ fn register(h: &Handle, ds: *mut EKO_Dataset, ops: &mut HostOperators) {
     // SAFETY: every buffer is a live Vec of `n` elements that outlives the dataset's use.
     unsafe {
         for (p, layout, value, error) in &mut ops.partials {
-            h.ok(EKO_dataset_add_point(
+            h.ok(EKO_dataset_add_buffer(
                 h.0,
                 ds,
                 EKO_KIND_PARTIAL,
@@ -180,7 +180,14 @@ fn register(h: &Handle, ds: *mut EKO_Dataset, ops: &mut HostOperators) {
                 n,
                 &mut id,
             ));
-            h.ok(EKO_dataset_add_error(h.0, ds, id, error.as_mut_ptr(), n));
+            h.ok(EKO_dataset_add_attribute_buffer(
+                h.0,
+                ds,
+                id,
+                EKO_ATTRIBUTE_ERROR,
+                error.as_mut_ptr(),
+                n,
+            ));
         }
         for (from, to, layout, value, error) in &mut ops.thresholds {
             h.ok(EKO_dataset_add_threshold(
@@ -195,7 +202,14 @@ fn register(h: &Handle, ds: *mut EKO_Dataset, ops: &mut HostOperators) {
                 n,
                 &mut id,
             ));
-            h.ok(EKO_dataset_add_error(h.0, ds, id, error.as_mut_ptr(), n));
+            h.ok(EKO_dataset_add_attribute_buffer(
+                h.0,
+                ds,
+                id,
+                EKO_ATTRIBUTE_ERROR,
+                error.as_mut_ptr(),
+                n,
+            ));
         }
     }
 }
@@ -268,7 +282,7 @@ fn separate_final_buffers_receive_the_finals_and_release_the_partials() {
         let p = ops.partials[k].0;
         // SAFETY: a live buffer of `len` elements.
         unsafe {
-            h.ok(EKO_dataset_add_point(
+            h.ok(EKO_dataset_add_buffer(
                 h.0,
                 ds,
                 EKO_KIND_OPERATOR,
@@ -336,7 +350,7 @@ fn a_declared_buffer_fails_combine_until_bound() {
     ops.partials.retain(|o| o.0 != p);
     // SAFETY: NULL declares; later a live buffer of `len` elements.
     unsafe {
-        h.ok(EKO_dataset_add_point(
+        h.ok(EKO_dataset_add_buffer(
             h.0,
             ds,
             EKO_KIND_PARTIAL,
@@ -392,7 +406,7 @@ fn store_mapped_buffers_are_filled_in_place_committed_and_viewed() {
     let mut id = -1;
     // SAFETY: live objects; pointers from EKO_dataset_map are valid for `n` elements.
     unsafe {
-        h.ok(EKO_dataset_add_point(
+        h.ok(EKO_dataset_add_buffer(
             h.0,
             ds,
             EKO_KIND_PARTIAL,
@@ -403,7 +417,14 @@ fn store_mapped_buffers_are_filled_in_place_committed_and_viewed() {
             0,
             &mut id,
         ));
-        h.ok(EKO_dataset_add_error(h.0, ds, id, ptr::null_mut(), 0));
+        h.ok(EKO_dataset_add_attribute_buffer(
+            h.0,
+            ds,
+            id,
+            EKO_ATTRIBUTE_ERROR,
+            ptr::null_mut(),
+            0,
+        ));
         let mut data = ptr::null_mut();
         h.fails(
             EKO_dataset_map(h.0, ds, id, EKO_ATTRIBUTE_VALUE, &mut data),
@@ -509,7 +530,7 @@ fn bad_registrations_are_refused_precisely_and_change_nothing() {
     // refused before use).
     unsafe {
         let add = |data: *mut f64, n: i64, kind: i32, layout: i32, nf: i32, id: &mut i32| {
-            EKO_dataset_add_point(h.0, ds, kind, 10.0, nf, layout, data, n, id)
+            EKO_dataset_add_buffer(h.0, ds, kind, 10.0, nf, layout, data, n, id)
         };
         h.ok(add(
             base,
@@ -572,7 +593,7 @@ fn bad_registrations_are_refused_precisely_and_change_nothing() {
             "nf=-1",
         );
         h.fails(
-            EKO_dataset_add_point(
+            EKO_dataset_add_buffer(
                 h.0,
                 ds,
                 EKO_KIND_OPERATOR,
@@ -594,7 +615,7 @@ fn bad_registrations_are_refused_precisely_and_change_nothing() {
         assert_eq!(h.message(), "");
         // A NULL handle: the call does nothing and says so by its status.
         assert_eq!(
-            EKO_dataset_add_point(
+            EKO_dataset_add_buffer(
                 ptr::null_mut(),
                 ds,
                 EKO_KIND_PARTIAL,
@@ -609,7 +630,7 @@ fn bad_registrations_are_refused_precisely_and_change_nothing() {
         );
         assert_eq!(id, 1);
         h.fails(
-            EKO_dataset_add_point(
+            EKO_dataset_add_buffer(
                 h.0,
                 ptr::null_mut(),
                 EKO_KIND_PARTIAL,

@@ -55,7 +55,7 @@ fn joined_archive_imports_bit_for_bit() {
     // The imported store is complete: inspect sees final operators only.
     let (code, text, _) = eko(&["inspect".as_ref(), store.as_os_str()]);
     assert_eq!(code, Some(0));
-    assert!(text.contains("7 operator(s), 0 partial(s)"), "{text}");
+    assert!(text.contains("7 operators, 0 partials"), "{text}");
 }
 
 #[test]
@@ -219,6 +219,18 @@ fn broken_archives_are_refused_and_nothing_is_written() {
     assert_eq!(code, Some(1));
     assert!(err.contains("not empty"), "{err}");
     assert_eq!(std::fs::read_dir(&existing).unwrap().count(), 1);
+    // Into a file, or inside a store: refused, saying which.
+    let file = existing.join("keep.txt");
+    let (code, _, err) = eko(&["import".as_ref(), good.as_os_str(), file.as_os_str()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is a file, not a directory"), "{err}");
+    let store = dir.path().join("store");
+    eko::store::Store::create(&store, &common::metadata(3)).unwrap();
+    let inside = store.join("nested");
+    let (code, _, err) = eko(&["import".as_ref(), good.as_os_str(), inside.as_os_str()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is inside the store"), "{err}");
+    assert!(!inside.exists());
     // No temporary directory is left beside the destinations.
     let leftovers: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -155,7 +155,8 @@ fn two_combines_at_once_both_succeed_with_the_single_result() {
 }
 
 /// A move out of a read-only store (a read-only bind mount in a private mount namespace, so that
-/// it holds for root too) is refused before anything changes, for merge and split.
+/// it holds for root too) is refused before anything changes, for merge and split; so are
+/// combine and clean on it.
 #[test]
 fn a_move_out_of_a_read_only_store_is_refused_before_anything_changes() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,6 +169,8 @@ fn a_move_out_of_a_read_only_store_is_refused_before_anything_changes() {
         "$EKO" merge --move "$DIR/dest" "$SRC" 2>"$DIR/merge.err"; echo "merge_status=$?"
         "$EKO" split --move "$SRC" "$DIR/a" "$DIR/b" --parts 2>"$DIR/split.err"; echo "split_status=$?"
         "$EKO" merge "$DIR/linked" "$SRC" >/dev/null 2>&1; echo "link_status=$?"
+        "$EKO" combine "$SRC" 2>"$DIR/combine.err"; echo "combine_status=$?"
+        "$EKO" clean --force "$SRC" 2>"$DIR/clean.err"; echo "clean_status=$?"
     "#;
     let out = Command::new("unshare")
         .args(["--map-root-user", "--mount", "sh", "-c", script])
@@ -186,6 +189,17 @@ fn a_move_out_of_a_read_only_store_is_refused_before_anything_changes() {
     assert!(stdout.contains("split_status=1"), "{stdout}");
     // A link merge reads the source only: it works.
     assert!(stdout.contains("link_status=0"), "{stdout}");
+    // Writing to it in place is refused up front, saying why.
+    assert!(stdout.contains("combine_status=1"), "{stdout}");
+    assert!(stdout.contains("clean_status=1"), "{stdout}");
+    for name in ["combine.err", "clean.err"] {
+        let err = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(
+            err.contains("cannot write to this store (Read-only file system")
+                && err.lines().count() == 1,
+            "{name}: {err}"
+        );
+    }
     for name in ["merge.err", "split.err"] {
         let err = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(

@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         int32_t id;
         partials[t] = malloc(sizeof(double) * n);
         solve(partials[t], t);
-        check(h, EKO_dataset_add_point(h, ds, EKO_KIND_PARTIAL, Q2[t], NF[t], EKO_LAYOUT_C,
+        check(h, EKO_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, Q2[t], NF[t], EKO_LAYOUT_C,
                                        partials[t], (int64_t)n, &id),
               "add partial");
     }

@@ -47,7 +47,7 @@ program evolve_in_place
     allocate (partials(nt))
     do t = 1, nt
         call solve(partials(t)%v, real(t - 1, c_double))
-        call check(eko_dataset_add_point(h, ds, EKO_KIND_PARTIAL, q2(t), nf(t), partials(t)%v, id))
+        call check(eko_dataset_add_buffer(h, ds, EKO_KIND_PARTIAL, q2(t), nf(t), partials(t)%v, id))
     end do
     call check(eko_dataset_threshold_count(h, ds, n_thresholds))
     allocate (thresholds(n_thresholds))

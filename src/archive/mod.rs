@@ -719,6 +719,12 @@ pub fn import(
     mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport> {
     let dest_location = Location::file(dest);
+    crate::store::check_outside_store(dest)?;
+    if dest.exists() && !dest.is_dir() {
+        return Err(Error::NotADirectory {
+            file: dest_location,
+        });
+    }
     crate::atomic::remove_dead_beside(dest, "import")?;
     if dest.exists() {
         let empty = dest.is_dir()

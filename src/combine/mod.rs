@@ -38,7 +38,7 @@ pub use kernel::{Factor, Kernel, Target};
 
 use crate::atomic::PendingFile;
 use crate::error::{Error, Location, Result};
-use crate::npy::{NpyFileMut, Order};
+use crate::npy::NpyFileMut;
 use crate::store::{Edge, EvolutionPath, EvolutionPoint, FileKind, Store, Thresholds};
 
 /// What combine will do with one partial.
@@ -134,6 +134,7 @@ fn combine_locked(
     kernel: &Kernel,
     mut progress: impl FnMut(Progress),
 ) -> Result<CombineReport> {
+    crate::store::check_writable(store.dir())?;
     let thresholds = store.thresholds()?;
     let plans = plan_with(store, thresholds.as_ref())?;
     if let Some(p) = plans.iter().find(|p| !p.finished && !p.combinable()) {
@@ -319,10 +320,14 @@ fn combine_point(
         Some(_) => store.partial_error(&point)?,
         None => None,
     };
-    let create = |kind| NpyFileMut::<f64>::create(store.path_of(&point, kind), &shape, Order::C);
-    let mut out = create(FileKind::Operator)?;
+    // A final keeps its partial's memory order (a Fortran host's files stay Fortran order, so a
+    // store does not mix orders and its stacks stay zero-copy).
+    let create = |kind, like: &crate::store::OperatorFile| {
+        NpyFileMut::<f64>::create(store.path_of(&point, kind), &shape, like.npy().header().order)
+    };
+    let mut out = create(FileKind::Operator, &partial)?;
     let mut out_error = match (&partial_error, &shared.errors) {
-        (Some(_), Some(_)) => Some(create(FileKind::OperatorError)?),
+        (Some(pe), Some(_)) => Some(create(FileKind::OperatorError, pe)?),
         _ => None,
     };
     multiply_point(
@@ -536,6 +541,7 @@ pub fn clean(store: &mut Store, force: bool) -> Result<CleanReport> {
 }
 
 fn clean_locked(store: &mut Store, force: bool) -> Result<CleanReport> {
+    crate::store::check_writable(store.dir())?;
     let needing: Vec<EvolutionPoint> = plan(store)?
         .into_iter()
         .filter(|p| p.path.crosses_threshold() && !p.finished)

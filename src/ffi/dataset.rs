@@ -149,6 +149,7 @@ impl EKO_Dataset {
         let Some(ptr) = NonNull::new(data) else {
             return Err(Failure::null(what));
         };
+        check_length(n_elements, what)?;
         if n_elements != self.len as i64 {
             return Err(Failure::new(
                 EKO_ERROR_BAD_SHAPE,
@@ -199,6 +200,7 @@ impl EKO_Dataset {
 
     fn memory(&self, data: *mut f64, n_elements: i64, what: &str) -> Outcome<Memory> {
         if data.is_null() {
+            check_length(n_elements, what)?;
             // Declared: a length may be given (it must then be right), memory comes later.
             if n_elements != 0 && n_elements != self.len as i64 {
                 return Err(Failure::new(
@@ -253,7 +255,9 @@ impl EKO_Dataset {
             buffer.error.as_mut().ok_or_else(|| {
                 Failure::new(
                     EKO_ERROR_NOT_FOUND,
-                    format!("{what}: no error attribute was added (EKO_dataset_add_error)"),
+                    format!(
+                        "{what}: no error attribute was added (EKO_dataset_add_attribute_buffer)"
+                    ),
                 )
             })?
         } else {
@@ -360,6 +364,22 @@ fn validate(metadata: &Metadata) -> Outcome<()> {
         .map_err(|e| Failure::invalid(e.to_string()))
 }
 
+/// A buffer length no memory can have: negative, or more bytes than an address space holds.
+fn check_length(n_elements: i64, what: &str) -> Outcome<()> {
+    let fits = usize::try_from(n_elements).is_ok_and(|n| {
+        n.checked_mul(std::mem::size_of::<f64>())
+            .is_some_and(|bytes| bytes <= isize::MAX as usize)
+    });
+    if fits {
+        Ok(())
+    } else {
+        Err(Failure::invalid(format!(
+            "{what}: n_elements {n_elements} is not a length a buffer can have (negative, or more \
+             bytes than the address space)"
+        )))
+    }
+}
+
 /// Whether `attribute` is the error (else the value).
 pub(super) fn is_error(attribute: i32) -> Outcome<bool> {
     match attribute {
@@ -446,10 +466,20 @@ pub unsafe extern "C" fn EKO_dataset_create(
         );
         validate(&metadata)?;
         let shape = metadata.operator_shape();
+        // One operator must fit in the address space: its bytes, not only its element count.
         let len = shape
             .iter()
             .try_fold(1usize, |a, &n| a.checked_mul(n))
-            .ok_or_else(|| Failure::invalid("the grid is too large"))?;
+            .filter(|&n| {
+                n.checked_mul(std::mem::size_of::<f64>())
+                    .is_some_and(|bytes| bytes <= isize::MAX as usize)
+            })
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "the grid's operator ({n_pid} x {n_x} x {n_pid} x {n_x} doubles) is larger \
+                     than the address space"
+                ))
+            })?;
         let dataset = Box::new(EKO_Dataset {
             metadata,
             shape,
@@ -510,8 +540,12 @@ pub unsafe extern "C" fn EKO_dataset_set_matching(
 ///
 /// `data` is the host's memory of `n_elements` doubles (the grid's n_pid² n_x²): checked for
 /// length, alignment and overlap with every memory already in the dataset; never copied, never
-/// freed. It must stay valid, and the host must not touch it during calls on this dataset, until
-/// the dataset is destroyed. libeko writes into it only in `EKO_dataset_combine`.
+/// freed. libeko reads a buffer's memory only inside `EKO_dataset_combine` (which also writes
+/// into point buffers) and `EKO_dataset_write_store`; other calls compare addresses only. So the
+/// memory must stay valid, untouched by the host during those two calls, until the last of them
+/// the host makes on this dataset: after a combine the host may free its threshold buffers (and
+/// any other) if it will not call `EKO_dataset_combine` or `EKO_dataset_write_store` on this
+/// dataset again, and destroy the dataset later.
 ///
 /// `data` NULL declares the buffer: the point exists, its memory comes later
 /// (`EKO_dataset_bind`, or `EKO_dataset_map` with a store attached); `n_elements` is then 0 or
@@ -524,7 +558,7 @@ pub unsafe extern "C" fn EKO_dataset_set_matching(
 /// `handle`, `dataset` NULL or live; `data` NULL or valid for `n_elements` doubles as above;
 /// `buffer_id` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn EKO_dataset_add_point(
+pub unsafe extern "C" fn EKO_dataset_add_buffer(
     handle: *mut EKO_Handle,
     dataset: *mut EKO_Dataset,
     kind: i32,
@@ -545,16 +579,55 @@ pub unsafe extern "C" fn EKO_dataset_add_point(
     })
 }
 
+/// Checks that an array with the 4 extents `shape` (in index order, the same for
+/// `EKO_LAYOUT_C`, `double op[n_pid][n_x][n_pid][n_x]`, and `EKO_LAYOUT_FORTRAN`,
+/// `op(n_pid, n_x, n_pid, n_x)`) is an operator of the dataset's grid: `EKO_ERROR_BAD_SHAPE`
+/// naming both shapes otherwise. The add and bind functions see only a length; a host that
+/// knows its array's extents (the Fortran module does) calls this first, so that an array
+/// declared with its dimensions in another order is refused (unless n_pid equals n_x).
+///
+/// # Safety
+/// `handle`, `dataset` NULL or live; `shape` NULL or readable for 4 values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_dataset_check_shape(
+    handle: *mut EKO_Handle,
+    dataset: *const EKO_Dataset,
+    shape: *const i64,
+    layout: i32,
+) -> i32 {
+    call(handle, || {
+        let ds = arg(dataset, "dataset")?;
+        let shape = slice(shape, 4, "shape")?;
+        if layout != EKO_LAYOUT_C && layout != EKO_LAYOUT_FORTRAN {
+            return Err(Failure::invalid(format!(
+                "layout {layout} is neither EKO_LAYOUT_C ({EKO_LAYOUT_C}) nor \
+                 EKO_LAYOUT_FORTRAN ({EKO_LAYOUT_FORTRAN})"
+            )));
+        }
+        let expected: Vec<i64> = ds.shape.iter().map(|&n| n as i64).collect();
+        if shape != expected.as_slice() {
+            return Err(Failure::new(
+                EKO_ERROR_BAD_SHAPE,
+                format!(
+                    "an array of shape {shape:?} is not an operator of the dataset's grid: \
+                     (n_pid, n_x, n_pid, n_x) = {expected:?} is needed, in that index order"
+                ),
+            ));
+        }
+        Ok(())
+    })
+}
+
 /// Adds a buffer for the threshold element from (`from_mu2`, `from_nf`) to (`to_mu2`, `to_nf`):
 /// an evolution segment when the nf are equal, a matching when the mu2 are equal (the dataset's
 /// matching scale) and the nf differ by one (an inverse matching when nf decreases).
 /// `EKO_dataset_threshold` lists the elements the dataset's partials need.
 ///
-/// Memory, layout, NULL, `n_elements` and `buffer_id` as in `EKO_dataset_add_point`. libeko
+/// Memory, layout, NULL, `n_elements` and `buffer_id` as in `EKO_dataset_add_buffer`. libeko
 /// never writes into threshold buffers.
 ///
 /// # Safety
-/// As `EKO_dataset_add_point`.
+/// As `EKO_dataset_add_buffer`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_dataset_add_threshold(
     handle: *mut EKO_Handle,
@@ -582,26 +655,39 @@ pub unsafe extern "C" fn EKO_dataset_add_threshold(
     })
 }
 
-/// Adds the error attribute to buffer `buffer_id`: same shape and layout as its values. An
-/// operator without an error is normal; one with an error gets its error propagated by
-/// combine. `data` NULL declares the attribute (memory comes later). Memory rules as in
-/// `EKO_dataset_add_point`.
+/// Adds an attribute buffer to buffer `buffer_id`: `attribute` is `EKO_ATTRIBUTE_ERROR`, the
+/// integration error, same shape and layout as the values (the values themselves come with
+/// `EKO_dataset_add_buffer`: `EKO_ATTRIBUTE_VALUE` here is `EKO_ERROR_DUPLICATE`). An operator
+/// without an error is normal; one with an error gets its error propagated by combine. `data`
+/// NULL declares the attribute (memory comes later, with `EKO_dataset_bind`). Memory rules as in
+/// `EKO_dataset_add_buffer`.
 ///
 /// # Safety
-/// As `EKO_dataset_add_point`.
+/// As `EKO_dataset_add_buffer`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn EKO_dataset_add_error(
+pub unsafe extern "C" fn EKO_dataset_add_attribute_buffer(
     handle: *mut EKO_Handle,
     dataset: *mut EKO_Dataset,
     buffer_id: i32,
+    attribute: i32,
     data: *mut f64,
     n_elements: i64,
 ) -> i32 {
     call(handle, || {
         let ds = arg_mut(dataset, "dataset")?;
+        let error = is_error(attribute)?;
         let what = ds
             .buffer(buffer_id)
-            .map(|_| ds.describe(buffer_id as usize, true))?;
+            .map(|_| ds.describe(buffer_id as usize, error))?;
+        if !error {
+            return Err(Failure::new(
+                EKO_ERROR_DUPLICATE,
+                format!(
+                    "{what} was added with the buffer by EKO_dataset_add_buffer (give memory to a \
+                     declared one with EKO_dataset_bind)"
+                ),
+            ));
+        }
         if ds.buffers[buffer_id as usize].error.is_some() {
             return Err(Failure::new(
                 EKO_ERROR_DUPLICATE,
@@ -615,11 +701,11 @@ pub unsafe extern "C" fn EKO_dataset_add_error(
 }
 
 /// Binds host memory to an attribute (`EKO_ATTRIBUTE_VALUE` or `EKO_ATTRIBUTE_ERROR`) declared
-/// without memory. `data` must not be NULL; checks and rules as in `EKO_dataset_add_point`.
+/// without memory. `data` must not be NULL; checks and rules as in `EKO_dataset_add_buffer`.
 /// Binding an attribute that has memory fails with `EKO_ERROR_ALREADY_BOUND`.
 ///
 /// # Safety
-/// As `EKO_dataset_add_point`.
+/// As `EKO_dataset_add_buffer`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_dataset_bind(
     handle: *mut EKO_Handle,
@@ -1039,7 +1125,7 @@ impl EKO_Dataset {
 ///
 /// # Safety
 /// `handle`, `dataset` NULL or live; every registered host memory valid as documented in
-/// `EKO_dataset_add_point`.
+/// `EKO_dataset_add_buffer`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_dataset_combine(
     handle: *mut EKO_Handle,

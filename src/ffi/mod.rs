@@ -49,7 +49,7 @@ pub const EKO_VERSION_MINOR: i32 = 1;
 pub const EKO_VERSION_PATCH: i32 = 0;
 /// Version of the binary interface: changes whenever a function, type or constant of the
 /// header changes incompatibly. A host compares it with `EKO_abi_version()`.
-pub const EKO_ABI_VERSION: i32 = 1;
+pub const EKO_ABI_VERSION: i32 = 2;
 
 /// The library version as a NUL-terminated string, `"MAJOR.MINOR.PATCH"`.
 ///

@@ -743,7 +743,37 @@ impl StoreFiles {
     }
 }
 
+/// Refuses to write `path` inside a store (its parent holds `metadata.json`): a store holds only
+/// its own files, and anything else in it makes every later command fail on a foreign file.
+pub fn check_outside_store(path: &Path) -> Result<()> {
+    let parent = crate::atomic::parent_dir(path);
+    if parent.join(METADATA_FILE).is_file() {
+        return Err(Error::InsideStore {
+            file: Location::file(path),
+            store: parent,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses, before anything changes, a store-changing operation on a store this process may
+/// not write to.
+pub(crate) fn check_writable(dir: &Path) -> Result<()> {
+    match crate::atomic::write_access(dir) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::ReadOnly {
+            file: Location::file(dir),
+            reason: e.to_string(),
+        }),
+    }
+}
+
 fn read_metadata(dir: &Path) -> Result<Metadata> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::NotADirectory {
+            file: Location::file(dir),
+        });
+    }
     let path = dir.join(METADATA_FILE);
     let location = Location::file(&path);
     let bytes = match fs::read(&path) {

@@ -336,20 +336,10 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 /// Refuses a move out of `dir` unless this process may remove files there, before anything
 /// changes.
 fn check_movable(dir: &Path) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::InvalidArgument {
-            reason: format!("{} contains a NUL byte", dir.display()),
-        })?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
-        let source = io::Error::last_os_error();
-        return Err(Error::CannotMove {
-            file: Location::file(dir),
-            reason: source.to_string(),
-        });
-    }
-    Ok(())
+    crate::atomic::write_access(dir).map_err(|e| Error::CannotMove {
+        file: Location::file(dir),
+        reason: e.to_string(),
+    })
 }
 
 /// Takes `dir`'s lock and recovers it, if `dir` is a directory; `None` otherwise (or when
@@ -402,8 +392,10 @@ pub fn merge(dest: &Path, sources: &[&Path], options: MergeOptions) -> Result<Me
         .map(|s| open_checked(s))
         .collect::<Result<_>>()?;
     let existing = if dest.join(METADATA_FILE).exists() {
+        super::check_writable(&dest)?;
         Some(open_checked(&dest)?)
     } else {
+        super::check_outside_store(&dest)?;
         if dest.exists() && !is_empty_dir(&dest)? {
             return Err(Error::NotAStore {
                 file: Location::file(&dest),
@@ -683,6 +675,7 @@ pub fn split_by(
     let all = units(&store);
     let mut owner: BTreeMap<EvolutionPoint, usize> = BTreeMap::new();
     for (i, (dir, points)) in parts.iter().enumerate() {
+        super::check_outside_store(dir)?;
         if dir.exists() && !is_empty_dir(dir)? {
             return Err(Error::NotEmpty {
                 file: Location::file(dir),
@@ -701,10 +694,12 @@ pub fn split_by(
             if let Some(other) = owner.insert(*point, i)
                 && other != i
             {
-                return Err(Error::Conflict {
-                    file: Location::file(dir),
-                    other: parts[other].0.clone(),
-                    what: format!("{point} is assigned to two parts"),
+                return Err(Error::InvalidArgument {
+                    reason: format!(
+                        "{point} is assigned to two parts, {} and {}: a point goes to one part",
+                        parts[other].0.display(),
+                        dir.display()
+                    ),
                 });
             }
         }

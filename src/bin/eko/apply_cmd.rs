@@ -66,9 +66,9 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
         }));
     } else {
         println!(
-            "evolved {} replica(s) to {} point(s) in {:.3} s ({:.2} ms per point, {:.1} MB of operators read): {} {:?}, points in {}",
-            pdf.replicas.shape()[0],
-            points.len(),
+            "evolved {} to {} in {:.3} s ({:.2} ms per point, {:.1} MB of operators read): {} {:?}, points in {}",
+            crate::count(pdf.replicas.shape()[0], "replica"),
+            crate::count(points.len(), "point"),
             seconds,
             1e3 * seconds / points.len() as f64,
             report.operator_bytes as f64 / 1e6,

@@ -36,11 +36,14 @@ pub fn run_combine(args: &CombineArgs) -> Result<(), Failure> {
         crate::print_json(&report);
     } else {
         println!(
-            "combined {} point(s) in {}: {} multiplied by their thresholds ({} chain(s), {:.2} s; points {:.2} s), {} crossing no threshold promoted as they were, {} finished by an earlier run",
-            report.combined.len() + report.promoted.len() + report.finished_before.len(),
+            "combined {} in {}: {} multiplied by their thresholds ({}, {:.2} s; points {:.2} s), {} crossing no threshold promoted as they were, {} finished by an earlier run",
+            crate::count(
+                report.combined.len() + report.promoted.len() + report.finished_before.len(),
+                "point"
+            ),
             args.store.display(),
             report.combined.len(),
-            report.chains,
+            crate::count(report.chains, "chain"),
             report.chain_seconds,
             report.point_seconds,
             report.promoted.len(),
@@ -87,8 +90,8 @@ pub fn run_clean(args: &CleanArgs) -> Result<(), Failure> {
                 String::new()
             } else {
                 format!(
-                    "; {} partial(s) can no longer be combined",
-                    report.stranded_partials.len()
+                    "; {} can no longer be combined",
+                    crate::count(report.stranded_partials.len(), "partial")
                 )
             }
         );

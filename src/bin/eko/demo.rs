@@ -19,7 +19,7 @@ use eko::grid::{Computed, Grid, ProducerError, Task};
 use eko::npy::{WriteOptions, write_npy};
 use eko::store::{
     EvolutionPath, EvolutionPoint, FLAVOR_BASIS, MatchingScales, MergeOptions, Metadata, Store,
-    Transfer, merge,
+    merge,
 };
 use eko::synthetic::Synthetic;
 
@@ -80,6 +80,8 @@ struct Check {
 /// What `eko demo` reports.
 #[derive(Debug, Serialize)]
 struct Report {
+    /// Says what the numbers are not.
+    note: &'static str,
     dir: PathBuf,
     kept: bool,
     n_pid: usize,
@@ -223,6 +225,11 @@ impl Drop for Work {
 
 const TEMP_WORK_PREFIX: &str = "eko-demo-";
 
+/// What the demo's numbers are not.
+const SYNTHETIC_NOTE: &str = "The operators are synthetic (eko::synthetic): shaped like real ones \
+     (zero photon, identity for inactive heavy flavours, near-triangular in x) but not computed \
+     from QCD, so the evolved PDF is not a physics result.";
+
 fn work_dir(dir: Option<&Path>) -> Result<Work, Failure> {
     let claim = |path: &Path| {
         eko::WorkDir::claim(path).map_err(|e| match e {
@@ -352,20 +359,14 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
     let store_dir = root.join("store");
     let mut sources = vec![threshold_job.as_path()];
     sources.extend(partial_jobs.iter().map(PathBuf::as_path));
-    let merged = merge(
-        &store_dir,
-        &sources,
-        MergeOptions {
-            transfer: Transfer::Move,
-            ..MergeOptions::default()
-        },
-    )?;
-    let _ = std::fs::remove_dir_all(&jobs);
+    // Linked, not moved: the job stores stay whole (no extra disk), for practising the README's
+    // merge, combine and clean on them.
+    let merged = merge(&store_dir, &sources, MergeOptions::default())?;
     step(
         "merge",
         t,
         format!(
-            "{} job stores into {} ({} files moved)",
+            "{} job stores into {} ({} files hard-linked; the job stores keep theirs)",
             sources.len(),
             store_dir.display(),
             merged.linked + merged.copied
@@ -430,8 +431,8 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
         "apply",
         t,
         format!(
-            "toy PDF ({} replica(s)) evolved to every point: {} {:?}",
-            args.replicas,
+            "toy PDF ({}) evolved to every point: {} {:?}",
+            crate::count(args.replicas, "replica"),
             evolved_path.display(),
             applied.shape
         ),
@@ -455,6 +456,7 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
     work.finish();
     let shape = meta.operator_shape();
     let report = Report {
+        note: SYNTHETIC_NOTE,
         dir: root.clone(),
         kept: work.keep,
         n_pid: shape[0],
@@ -487,11 +489,22 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
                 .peak_memory_bytes
                 .map_or("unknown".into(), |b| format!("{:.1} MB", mb(b)))
         );
+        println!("{SYNTHETIC_NOTE}");
         if work.keep {
+            let some = &points[points.len() / 2];
             println!(
-                "kept in {}: store/ (try `eko inspect {}`), pdf.npy, evolved.npy, evolved.points.npy",
+                "kept in {}: store/ (try `eko inspect {}`), the job stores under jobs/ as the \
+                 producers left them (try `eko merge {}/again {}/jobs/*`, then `eko combine` and \
+                 `eko clean` on it), pdf.npy, evolved.npy, evolved.points.npy (try `eko apply {} {} \
+                 -o one.npy --points {}:{}`)",
                 root.display(),
-                store_dir.display()
+                store_dir.display(),
+                root.display(),
+                root.display(),
+                store_dir.display(),
+                root.join("pdf.npy").display(),
+                some.mu2,
+                some.nf
             );
         } else {
             println!(

@@ -30,19 +30,19 @@ pub fn run_import(args: &ImportArgs) -> Result<(), Failure> {
         crate::print_json(&serde_json::json!({"report": report, "seconds": seconds}));
     } else {
         println!(
-            "imported {} (eko {}, data_version {}) into {} in {:.2} s: {} final operator(s), {} partial(s), {} threshold operator(s){}{}",
+            "imported {} (eko {}, data_version {}) into {} in {:.2} s: {}, {}, {}{}{}",
             args.archive.display(),
             report.eko_version,
             report.data_version,
             args.store.display(),
             seconds,
-            report.operators.len(),
-            report.partials.len(),
-            report.thresholds.len(),
+            crate::count(report.operators.len(), "final operator"),
+            crate::count(report.partials.len(), "partial"),
+            crate::count(report.thresholds.len(), "threshold operator"),
             if report.skipped_parts > 0 {
                 format!(
-                    "; {} evolution part(s) skipped, their targets' final operators are imported",
-                    report.skipped_parts
+                    "; {} skipped, their targets' final operators are imported",
+                    crate::count(report.skipped_parts, "evolution part")
                 )
             } else {
                 String::new()

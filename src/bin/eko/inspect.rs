@@ -337,7 +337,9 @@ fn render(report: &Report) -> String {
                 scale(m.matching.top)
             );
             out += &format!(
-                "  contents       {operators} operator(s), {partials} partial(s), thresholds: {}, {total_bytes} bytes\n",
+                "  contents       {}, {}, thresholds.npz: {}; {total_bytes} bytes in all\n",
+                crate::count(*operators, "operator"),
+                crate::count(*partials, "partial"),
                 thresholds
                     .as_ref()
                     .map_or("none".to_string(), |t| format!("{} bytes", t.bytes))
@@ -366,8 +368,8 @@ fn render(report: &Report) -> String {
             if !combine.is_empty() {
                 let ready = combine.iter().filter(|p| p.combinable).count();
                 out += &format!(
-                    "  combine        {ready} of {} partial(s) can be combined (elements in the order they apply)\n",
-                    combine.len()
+                    "  combine        {ready} of {} can be combined (elements in the order they apply)\n",
+                    crate::count(combine.len(), "partial")
                 );
                 for p in combine {
                     let head = format!("  mu2 = {:<22} nf = {}  ", p.mu2, p.nf);
@@ -394,9 +396,9 @@ fn render(report: &Report) -> String {
         }
         Report::Npz { path, members } => {
             out += &format!(
-                "{}: .npz archive, {} member(s)\n",
+                "{}: .npz archive, {}\n",
                 path.display(),
-                members.len()
+                crate::count(members.len(), "member")
             );
             for m in members {
                 out += &format!(

@@ -11,7 +11,7 @@ mod store_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// libeko: store, combine and serve evolution kernel operators (EKOs).
 #[derive(Parser)]
@@ -23,66 +23,81 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// libeko's whole job on a built-in default, in seconds: a realistic grid (14 pids, origin
+    /// Run libeko's whole job on a built-in default grid, with synthetic operators.
+    ///
+    /// A realistic grid (14 pids, origin
     /// (1.65², nf=4), charm, bottom and top matching, ~20 points including one Q² with two nf and
     /// a backward point), synthetic operators computed by independent producers (one for the
     /// thresholds, several for the partials), merged, combined, cleaned, applied to a toy PDF, and
     /// one point checked against a dense product. Prints what it did, sizes, times, peak memory.
     #[command(
-        after_help = "Examples:\n  eko demo                       (in a temporary directory, removed at the end)\n  eko demo my-demo/              (kept: inspect it, load evolved.npy in NumPy)\n  eko demo --n-x 150 --points 200 big/   (35 MB operators, 7 GB of files)"
+        after_help = "Examples:\n  eko demo                       (in a temporary directory, removed at the end)\n  eko demo my-demo/              (kept: inspect it, load evolved.npy in NumPy)\n  eko demo --n-x 150 --points 200 big/   (35 MB operators, ~14.5 GB of files)"
     )]
     Demo(demo::DemoArgs),
-    /// Describe a store (metadata, every point with its files and sizes), a .npy file or an
-    /// .npz archive (format version, dtype, byte and memory order, shape, data offset, and
-    /// whether it can be viewed with no copy).
+    /// Describe a store, a .npy file or an .npz archive.
+    ///
+    /// A store: metadata, every point with its files and sizes, what combine would do, and
+    /// what interrupted writers left. A .npy file or each member of an .npz archive: format
+    /// version, dtype, byte and memory order, shape, data offset, and whether it can be viewed
+    /// with no copy.
     #[command(
         after_help = "Examples:\n  eko inspect my-eko/\n  eko inspect my-eko/10000_nf5.npy\n  eko inspect --json my-eko/thresholds.npz"
     )]
     Inspect(inspect::Args),
-    /// Merge stores with compatible metadata into one. Identical duplicates are fine; different
+    /// Merge stores with compatible metadata into one.
+    ///
+    /// Identical duplicates are fine; different
     /// data for one point is refused unless --on-conflict says otherwise. On failure nothing
     /// changes.
     #[command(
         after_help = "Examples:\n  eko merge all/ job-thresholds/ job-1/ job-2/\n  eko merge --move --on-conflict replace all/ rerun/"
     )]
     Merge(store_cmd::MergeArgs),
-    /// Split a store into new stores: by --parts, at mu2 values (--at) or by explicit point
-    /// lists (--points). Each part gets the metadata and the thresholds. On failure nothing
+    /// Split a store into new stores (by parts, at mu2 values, or by points).
+    ///
+    /// By --parts, at mu2 values (--at) or by explicit point lists (--points). Each part gets the metadata and the thresholds. On failure nothing
     /// changes.
     #[command(
-        after_help = "Examples:\n  eko split all/ a/ b/ c/ --parts\n  eko split all/ low/ high/ --at 100\n  eko split all/ one/ --points 10000:5,10000:4"
+        after_help = "Examples:\n  eko split all/ a/ b/ c/ --parts\n  eko split all/ low/ high/ --at 100\n  eko split all/ one/ --points 24.2064:4,24.2064:5"
     )]
     Split(store_cmd::SplitArgs),
-    /// Combine every partial that has its thresholds into its final operator
-    /// (partial · thresholds, errors propagated as eko does). Final files appear whole, then the
+    /// Combine partials with their thresholds into final operators.
+    ///
+    /// Every partial that has its thresholds becomes its final operator (partial · thresholds,
+    /// errors propagated as eko does). Final files appear whole, then the
     /// partial is removed; an interrupted combine is finished by running it again. Refuses,
     /// changing nothing, when a threshold operator is missing.
     #[command(
         after_help = "Examples:\n  eko combine all/\n  eko combine --threads 8 --json all/\n  eko inspect all/   (shows which partials can be combined, and with what)"
     )]
     Combine(combine_cmd::CombineArgs),
-    /// Remove thresholds.npz once every partial that needs it is combined (refused before,
-    /// unless --force). After combine and clean a store holds exactly its final operators.
+    /// Remove thresholds.npz once every partial is combined.
+    ///
+    /// Refused while a partial still needs it, unless --force. After combine and clean a store holds exactly its final operators.
     #[command(after_help = "Examples:\n  eko clean all/\n  eko clean --force all/")]
     Clean(combine_cmd::CleanArgs),
-    /// Evolve a PDF, or a set of replicas, to every point of a store (or to --points):
-    /// out[point, rep, a, j] = sum over b, k of O[a, j, b, k] * pdf[rep, b, k]. One mapped operator
+    /// Evolve a PDF, or replicas, to every point of a store.
+    ///
+    /// To every point of the store, or to --points: out[point, rep, a, j] = sum over b, k of O[a, j, b, k] * pdf[rep, b, k]. One mapped operator
     /// at a time; the output and its [mu2, nf] table appear complete or not at all.
     #[command(
-        after_help = "Examples:\n  eko apply my-eko/ pdf.npy -o evolved.npy\n  eko apply my-eko/ replicas.npy -o evolved.npy --points 10000:5,24.2064:4 --json\n\nIn Python: pdf = np.load('evolved.npy'); mu2, nf = np.load('evolved.points.npy').T"
+        after_help = "Examples:\n  eko apply my-eko/ pdf.npy -o evolved.npy\n  eko apply my-eko/ replicas.npy -o evolved.npy --points 100000:6,24.2064:4 --json\n\nIn Python: pdf = np.load('evolved.npy'); mu2, nf = np.load('evolved.points.npy').T"
     )]
     Apply(apply_cmd::ApplyArgs),
-    /// Import an EKO written by Python eko (0.13 or later: a .tar with YAML headers and LZ4 items)
-    /// into a new store: final operators as {mu2}_nf{nf}.npy, parts ending on a matching scale
+    /// Import an EKO archive written by Python eko into a new store.
+    ///
+    /// eko 0.13 or later: a .tar with YAML headers and LZ4 items. Final operators as {mu2}_nf{nf}.npy, parts ending on a matching scale
     /// and matchings into thresholds.npz, other parts as partials, the cards into metadata.json.
     /// Streams one operator at a time; the store appears complete or not at all.
     #[command(
         after_help = "Examples:\n  eko import eko.tar my-eko/\n  eko import --json eko.tar my-eko/ && eko inspect my-eko/\n  eko import partial-run.tar s/ && eko combine s/ && eko clean s/"
     )]
     Import(import_cmd::ImportArgs),
-    /// Bring a store back to a consistent state after an interrupted command (killed, out of
-    /// disk, out of time): finish the unfinished operation if it had passed its commit point,
-    /// else undo it; remove temporary files of processes that are gone and orphan error files.
+    /// Bring a store back to a consistent state after an interrupted command.
+    ///
+    /// After a command was killed (or ran out of disk or time): finish the unfinished operation
+    /// if it had passed its commit point, else undo it; remove temporary files of processes
+    /// that are gone and orphan error files.
     /// Every command that writes to a store does this first, so rerunning the interrupted
     /// command is a recovery too (and finishes its job). Changes nothing a live writer owns.
     #[command(
@@ -92,7 +107,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Demo(args) => demo::run_demo(&args),
         Command::Inspect(args) => inspect::run(&args).map_err(Failure::from),
@@ -111,6 +129,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to standard output (status 0); a command line that cannot be parsed is a
+/// failure like any other: one line on standard error, status 1, naming the help to read.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::FAILURE;
+    }
+    let text = e.to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    let command: Vec<String> = std::env::args().skip(1).take(1).collect();
+    let help = match command.first() {
+        Some(c) if Cli::command().find_subcommand(c).is_some() => format!("eko help {c}"),
+        _ => "eko --help".into(),
+    };
+    eprintln!("eko: error: {} (see `{help}`)", one_line(first));
+    ExitCode::FAILURE
 }
 
 /// Why a command failed: libeko's error, or a command line that makes no sense.
@@ -187,6 +232,15 @@ pub fn announce_wait(dir: &std::path::Path, no_wait: bool) {
 pub fn report_recovery(dir: &std::path::Path, report: &eko::store::RecoveryReport) {
     if !report.is_empty() {
         eprintln!("eko: {}: {}", dir.display(), recover_cmd::describe(report));
+    }
+}
+
+/// `n` and `word`, plural when `n` is not 1 ("1 replica", "3 replicas").
+pub fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 

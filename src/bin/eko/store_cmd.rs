@@ -80,11 +80,11 @@ pub fn run_merge(args: &MergeArgs) -> Result<(), Failure> {
     } else {
         let store = Store::open(&args.dest)?;
         println!(
-            "merged {} store(s) into {}: {} operator(s), {} partial(s){}",
-            sources.len(),
+            "merged {} into {}: {}, {}{}",
+            crate::count(sources.len(), "store"),
             args.dest.display(),
-            store.points_with(FileKind::Operator).count(),
-            store.points_with(FileKind::Partial).count(),
+            crate::count(store.points_with(FileKind::Operator).count(), "operator"),
+            crate::count(store.points_with(FileKind::Partial).count(), "partial"),
             if store.has_thresholds() {
                 ", thresholds"
             } else {
@@ -140,19 +140,19 @@ pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
     } else if !args.at.is_empty() {
         if args.at.len() + 1 != args.dests.len() {
             return Err(Failure::Usage(format!(
-                "--at with {} value(s) makes {} parts, but {} DEST(s) were given",
-                args.at.len(),
+                "--at with {} makes {} parts, but {} given",
+                crate::count(args.at.len(), "value"),
                 args.at.len() + 1,
-                args.dests.len()
+                crate::count(args.dests.len(), "DEST"),
             )));
         }
         Partition::At(args.at.clone())
     } else {
         if args.points.len() != args.dests.len() {
             return Err(Failure::Usage(format!(
-                "{} --points list(s) for {} DEST(s): give one per DEST",
-                args.points.len(),
-                args.dests.len()
+                "{} for {}: give one --points list per DEST",
+                crate::count(args.points.len(), "--points list"),
+                crate::count(args.dests.len(), "DEST")
             )));
         }
         Partition::Points(
@@ -181,7 +181,7 @@ pub fn run_split(args: &SplitArgs) -> Result<(), Failure> {
         crate::print_json(&report);
     } else {
         for (dir, n) in args.dests.iter().zip(&report.points) {
-            println!("{}: {n} point(s)", dir.display());
+            println!("{}: {}", dir.display(), crate::count(*n, "point"));
         }
         let t = &report.transfers;
         println!(
