@@ -143,18 +143,25 @@ fn usage_error(e: clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::FAILURE;
     }
+    // clap's message up to its usage block (the error, what it concerns, a tip), on one line.
     let text = e.to_string();
-    let first = text
+    let message: Vec<&str> = text
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(|l| l.trim().trim_start_matches("error: "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let first = if message.is_empty() {
+        "invalid arguments".to_string()
+    } else {
+        message.join(" ")
+    };
     let command: Vec<String> = std::env::args().skip(1).take(1).collect();
     let help = match command.first() {
         Some(c) if Cli::command().find_subcommand(c).is_some() => format!("eko help {c}"),
         _ => "eko --help".into(),
     };
-    eprintln!("eko: error: {} (see `{help}`)", one_line(first));
+    eprintln!("eko: error: {} (see `{help}`)", one_line(&first));
     ExitCode::FAILURE
 }
 
