@@ -236,10 +236,14 @@ pub fn select_points(
     if !pending.is_empty() {
         return Err(Error::InvalidArgument {
             reason: format!(
-                "{} point(s) of {} have no final operator yet, only a partial: {} (run `eko \
-                 combine` first)",
-                pending.len(),
+                "{} of {} {} no final operator yet, only a partial: {} (run `eko combine` first)",
+                if pending.len() == 1 {
+                    "1 point".to_string()
+                } else {
+                    format!("{} points", pending.len())
+                },
                 store.dir().display(),
+                if pending.len() == 1 { "has" } else { "have" },
                 pending.join(", ")
             ),
         });

@@ -416,6 +416,9 @@ impl WorkDir {
     pub fn claim(path: &Path) -> Result<WorkDir> {
         let location = Location::file(path);
         crate::store::check_outside_store(path)?;
+        if path.exists() && !path.is_dir() {
+            return Err(crate::Error::NotADirectory { file: location });
+        }
         if path.exists() {
             if WorkDir::is_abandoned(path)? {
                 WorkDir::empty(path)?;

@@ -216,7 +216,7 @@ pub enum Error {
     },
 
     /// The caller asked for a different element type than the file holds.
-    #[error("{file}: holds {found} elements, {expected} was requested")]
+    #[error("{file}: holds {found} elements where {expected} ones are needed")]
     DtypeMismatch {
         /// The file.
         file: Location,
@@ -488,7 +488,10 @@ pub enum Error {
 
     /// `clean` refused: partials that still need the thresholds are in the store.
     #[error(
-        "{file}: {count} partial(s) still need thresholds.npz (first: {first}); combine them first, or force"
+        "{file}: {count} {} still need{} thresholds.npz (first: {first}); combine them first, or \
+         clean with --force (C: force = 1) to drop it anyway",
+        if *count == 1 { "partial" } else { "partials" },
+        if *count == 1 { "s" } else { "" }
     )]
     PartialsRemain {
         /// The store directory.

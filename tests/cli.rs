@@ -407,7 +407,7 @@ fn inspect_combine_and_clean() {
     assert_eq!(code, Some(1));
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("2 partial(s) still need thresholds.npz"),
+        err.contains("2 partials still need thresholds.npz"),
         "{err}"
     );
 

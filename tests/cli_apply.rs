@@ -218,10 +218,53 @@ fn apply_refuses_bad_input_and_writes_nothing() {
     ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("must end in .npy"), "{err}");
-    // Arguments swapped: the PDF file given as the store.
+    // Arguments swapped: the PDF file given as the store, the store as the PDF.
     let (code, _, err) = run(&["apply".as_ref(), good.as_os_str(), s, "-o".as_ref(), o]);
     assert_eq!(code, Some(1));
+    assert!(
+        err.contains("is a directory; give a .npy file") && err.contains("the store comes first"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "apply".as_ref(),
+        good.as_os_str(),
+        good.as_os_str(),
+        "-o".as_ref(),
+        o,
+    ]);
+    assert_eq!(code, Some(1));
     assert!(err.contains("is a file, not a directory"), "{err}");
+    // An output directory that does not exist.
+    let nowhere = dir.path().join("nowhere/out.npy");
+    let (code, _, err) = run(&[
+        "apply".as_ref(),
+        s,
+        good.as_os_str(),
+        "-o".as_ref(),
+        nowhere.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not exist; create it first"), "{err}");
+    // The output never replaces the input PDF, itself or through its table.
+    let pdf_bytes = std::fs::read(&good).unwrap();
+    let table_named = dir.path().join("mine.points.npy");
+    std::fs::copy(&good, &table_named).unwrap();
+    for (pdf, out) in [
+        (good.clone(), good.clone()),
+        (table_named.clone(), dir.path().join("mine.npy")),
+    ] {
+        let (code, _, err) = run(&[
+            "apply".as_ref(),
+            s,
+            pdf.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("is the input PDF"), "{err}");
+        assert_eq!(std::fs::read(&pdf).unwrap(), pdf_bytes);
+    }
+    std::fs::remove_file(&table_named).unwrap();
     // Nothing but store files is ever written into a store: an evolved PDF there (under any
     // name, an operator's included) is refused, naming the store, and the store is unchanged.
     let before = common::snapshot(&store);

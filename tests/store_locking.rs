@@ -266,6 +266,19 @@ fn inspect_reports_leftovers_and_recover_clears_them() {
     assert!(!orphan.exists());
     let out = eko().arg("recover").arg(&store).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to recover"));
+    // A typo (nothing there, no import's leftovers beside it) and a file are refused.
+    for (path, needle) in [
+        (dir.path().join("stroe"), "not a libeko store"),
+        (
+            orphan.with_file_name("metadata.json"),
+            "is a file, not a directory",
+        ),
+    ] {
+        let out = eko().arg("recover").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
 
     // A temporary file whose writer is alive is reported as such and left alone.
     let live = store.join(".eko-tmp.100_nf5.npy.1.0");

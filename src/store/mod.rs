@@ -249,6 +249,11 @@ impl Store {
         let dir = dir.as_ref();
         let meta_path = dir.join(METADATA_FILE);
         metadata.validate(&Location::file(&meta_path))?;
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::NotADirectory {
+                file: Location::file(dir),
+            });
+        }
         fs::create_dir_all(dir).io_context(&Location::file(dir), "create directory")?;
         if !meta_path.exists() && !is_empty_dir(dir)? {
             return Err(Error::NotEmpty {
@@ -741,6 +746,11 @@ impl StoreFiles {
         recovery::write_intent(&self.dir, &intent)?;
         recovery::complete(&self.dir, &intent)
     }
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    crate::atomic::parent_dir(path)
 }
 
 /// Refuses to write `path` inside a store (its parent holds `metadata.json`): a store holds only

@@ -491,13 +491,29 @@ fn restore(backup: &Path, original: &Path) -> Result<()> {
 /// Brings the store (or store-to-be) at `dir` back to a consistent state after an interrupted
 /// operation: takes its lock (waiting as `wait` says), finishes or undoes the unfinished
 /// operation, removes the temporary files of dead writers and orphan error files. Also removes
-/// the leftovers of a dead import or demo that was building `dir` beside it. Changes nothing
-/// that a live writer owns. A directory that does not exist has only those leftovers.
+/// the leftovers of a dead import that was building `dir` beside it, and empties the directory
+/// of a killed demo. Changes nothing that a live writer owns. A `dir` that does not exist is
+/// refused ([`Error::NotAStore`]) unless an import left something beside it; a file is
+/// [`Error::NotADirectory`].
 pub fn recover(dir: &Path, wait: Wait) -> Result<RecoveryReport> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::NotADirectory {
+            file: Location::file(dir),
+        });
+    }
     let mut report = RecoveryReport {
         temporaries: remove_dead_beside(dir, "import")?,
         ..RecoveryReport::default()
     };
+    if !dir.exists() {
+        if report.temporaries.is_empty() {
+            // Neither a store nor the destination of an import that left something: a typo?
+            return Err(Error::NotAStore {
+                file: Location::file(dir),
+            });
+        }
+        return Ok(report);
+    }
     // The directory of a run that was killed (the demo's): its contents are that run's, half
     // done; the next run would empty it, and so does recovery.
     if crate::atomic::WorkDir::is_abandoned(dir)? {

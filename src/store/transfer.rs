@@ -374,6 +374,11 @@ fn create_locked(dir: &Path, wait: Wait) -> Result<(Arc<StoreLock>, bool)> {
 /// [`recover`](super::recover)) finish or undo it. A move first checks that every source lets it
 /// remove files.
 pub fn merge(dest: &Path, sources: &[&Path], options: MergeOptions) -> Result<MergeReport> {
+    if dest.exists() && !dest.is_dir() {
+        return Err(Error::NotADirectory {
+            file: Location::file(dest),
+        });
+    }
     let dest = absolute(dest)?;
     let source_dirs: Vec<PathBuf> = sources.iter().map(|s| absolute(s)).collect::<Result<_>>()?;
     // Locks: the destination, and the sources files leave.

@@ -39,6 +39,32 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
             args.output.display()
         )));
     }
+    if args.pdf.is_dir() {
+        return Err(Failure::Usage(format!(
+            "the PDF {} is a directory; give a .npy file (eko apply STORE PDF.npy -o OUT.npy: the \
+             store comes first)",
+            args.pdf.display()
+        )));
+    }
+    let out_dir = eko::store::parent_dir(&args.output);
+    if !out_dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "the output's directory {} does not exist; create it first",
+            out_dir.display()
+        )));
+    }
+    // Neither output may replace the input PDF (the table goes to OUT.points.npy).
+    let table = eko::apply::points_path(&args.output);
+    for written in [&args.output, &table] {
+        if same_file(written, &args.pdf) {
+            return Err(Failure::Usage(format!(
+                "{} is the input PDF; writing the evolved PDFs{} there would replace it: choose \
+                 another -o",
+                written.display(),
+                if *written == table { "' table" } else { "" }
+            )));
+        }
+    }
     let store = Store::open(&args.store)?;
     let wanted = args
         .points
@@ -78,4 +104,13 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Whether `a` and `b` name the same file (an existing one by inode, else by absolute path).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
 }

@@ -117,7 +117,8 @@ pub struct SplitArgs {
     /// Cut the points, in mu2 order, into as many near-equal parts as there are DESTs.
     #[arg(long)]
     parts: bool,
-    /// Cut at these mu2 values (comma-separated, increasing): N values make N+1 parts.
+    /// Cut at these mu2 values (comma-separated, increasing): N values make N+1 parts; a point
+    /// exactly on a value goes to the upper part.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     at: Vec<f64>,
     /// The points of one part, as MU2:NF,MU2:NF,...; give --points once per DEST.
