@@ -262,7 +262,7 @@ impl EvolutionPath {
                 reason: match quark(lower) {
                     Some(q) => format!(
                         "reaching nf={} from the origin's nf={} crosses the {q} threshold, \
-                         and the store has no {q} matching scale",
+                         and the grid (store or dataset) has no {q} matching scale",
                         target.nf, origin.nf
                     ),
                     None => format!(

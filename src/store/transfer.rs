@@ -659,7 +659,8 @@ pub fn split_by(
             if at.iter().any(|b| !b.is_finite()) || at.windows(2).any(|w| w[0] >= w[1]) {
                 return Err(Error::InvalidArgument {
                     reason: format!(
-                        "split boundaries {at:?} must be finite and strictly increasing"
+                        "split boundaries {} must be finite and strictly increasing",
+                        at.iter().map(f64::to_string).collect::<Vec<_>>().join(", ")
                     ),
                 });
             }

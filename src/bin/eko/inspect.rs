@@ -325,8 +325,8 @@ fn render(report: &Report) -> String {
                 "  grid           {} pids x {} x points ({} .. {}), operators of shape {}\n",
                 m.pids.len(),
                 m.xgrid.len(),
-                m.xgrid.first().copied().unwrap_or(f64::NAN),
-                m.xgrid.last().copied().unwrap_or(f64::NAN),
+                x_text(m.xgrid.first().copied().unwrap_or(f64::NAN)),
+                x_text(m.xgrid.last().copied().unwrap_or(f64::NAN)),
                 shape_text(operator_shape)
             );
             let scale = |s: Option<f64>| s.map_or("none".to_string(), |v| v.to_string());
@@ -467,5 +467,14 @@ fn render_array(out: &mut String, a: &ArrayReport, indent: &str) {
     ];
     for (name, value) in rows {
         out.push_str(&format!("{indent}{name:<15}{value}\n"));
+    }
+}
+
+/// An x value as people write them: `1e-7` rather than `0.0000001`.
+fn x_text(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
     }
 }
