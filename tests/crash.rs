@@ -505,13 +505,13 @@ fn reference(scenario: &Scenario) -> (BTreeMap<String, Vec<u8>>, Pairs, Vec<Stri
 
 /// Reruns the command after an interruption and checks invariants 2 and 3.
 fn rerun_and_check(
-    scenario: &Scenario,
+    runner: &Runner,
     root: &Path,
     expected: &BTreeMap<String, Vec<u8>>,
     context: &str,
 ) {
     let before = state(root);
-    let out = run(&scenario.runner, root, None, None);
+    let out = run(runner, root, None, None);
     if !out.status.success() {
         // Only a run that had already finished everything may refuse to run again (an import
         // or split whose destination now exists).
@@ -558,7 +558,7 @@ fn crash_test(scenario: &Scenario) {
             describe(&out)
         );
         check_readers(root.path(), scenario.pairs.then_some(&pairs), &context);
-        rerun_and_check(scenario, root.path(), &expected, &context);
+        rerun_and_check(&scenario.runner, root.path(), &expected, &context);
 
         // Failing at the k-th fault point: an error, nothing left behind by the process itself.
         let root = fresh(scenario);
@@ -573,7 +573,7 @@ fn crash_test(scenario: &Scenario) {
         let left = transients(root.path());
         assert!(left.is_empty(), "{context}: the failed run left {left:?}");
         check_readers(root.path(), scenario.pairs.then_some(&pairs), &context);
-        rerun_and_check(scenario, root.path(), &expected, &context);
+        rerun_and_check(&scenario.runner, root.path(), &expected, &context);
     }
     eprintln!(
         "{}: {} fault points, every {} killed and failed, recovered identically",
@@ -645,7 +645,7 @@ fn recover_clears_every_leftover_of_a_killed_run() {
             let left = transients(root.path());
             assert!(left.is_empty(), "{context}: left {left:?}");
             check_readers(root.path(), scenario.pairs.then_some(&pairs), &context);
-            rerun_and_check(&scenario, root.path(), &expected, &context);
+            rerun_and_check(&scenario.runner, root.path(), &expected, &context);
         }
     }
 }
@@ -813,21 +813,7 @@ mod sweep {
                 child.wait().unwrap();
                 let context = format!("{name}: trial {t}, killed after {delay:?}");
                 check_readers(root.path(), Some(&pairs), &context);
-                rerun_and_check(
-                    &Scenario {
-                        name: "sweep",
-                        setup: |_| {},
-                        stride: 1,
-                        pairs: true,
-                        runner: Runner::Eko(match &runner {
-                            Runner::Eko(a) => a.clone(),
-                            Runner::Child(_) => unreachable!(),
-                        }),
-                    },
-                    root.path(),
-                    &expected,
-                    &context,
-                );
+                rerun_and_check(&runner, root.path(), &expected, &context);
             }
             totals.push((name, trials, killed_count, finished, duration));
         }
