@@ -30,6 +30,8 @@ module eko
     integer(c_int32_t), parameter, public :: EKO_ERROR_MISSING_THRESHOLD = 101
     integer(c_int32_t), parameter, public :: EKO_ERROR_MISSING_ERROR = 102
     integer(c_int32_t), parameter, public :: EKO_ERROR_PARTIALS_REMAIN = 103
+    integer(c_int32_t), parameter, public :: EKO_ERROR_TRANSFORM = 104
+    integer(c_int32_t), parameter, public :: EKO_ERROR_RESHAPED = 105
     integer(c_int32_t), parameter, public :: EKO_ERROR_IO = 200
     integer(c_int32_t), parameter, public :: EKO_ERROR_MALFORMED_FILE = 201
     integer(c_int32_t), parameter, public :: EKO_ERROR_NOT_A_STORE = 202

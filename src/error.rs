@@ -593,6 +593,30 @@ pub enum Error {
         reason: String,
     },
 
+    /// A transform (reinterpolation onto another x grid, flavour rotation) that cannot be built
+    /// or applied: a bad target grid, a degree the grid cannot carry, a singular rotation,
+    /// metadata that lacks what reinterpolation needs, a buffer of the wrong shape.
+    #[error("cannot transform: {reason}")]
+    Transform {
+        /// What is wrong, naming the field or argument and how to fix it.
+        reason: String,
+    },
+
+    /// An operation that needs square operators (on the grid they were computed on) was given a
+    /// reshaped store.
+    #[error(
+        "{file}: is a reshaped store (final operators of shape {shape:?}); {what} works on \
+         square operators: run it on the store before reshaping, then reshape"
+    )]
+    Reshaped {
+        /// The store directory.
+        file: Location,
+        /// The final operators' shape.
+        shape: [usize; 4],
+        /// The operation (`combine`, `a partial`, ...).
+        what: &'static str,
+    },
+
     /// A Python eko archive (`.tar`) that cannot be read: not a tar, not an EKO, an unsupported
     /// format version, a malformed header or payload.
     #[error("{file}: {reason}")]

@@ -42,6 +42,7 @@ rust_only! {
     pub mod npz;
     pub mod store;
     pub mod synthetic;
+    pub mod transform;
 }
 pub mod ffi;
 

@@ -134,6 +134,7 @@ fn combine_locked(
     kernel: &Kernel,
     mut progress: impl FnMut(Progress),
 ) -> Result<CombineReport> {
+    store.check_square("combine")?;
     crate::store::check_writable(store.dir())?;
     let thresholds = store.thresholds()?;
     let plans = plan_with(store, thresholds.as_ref())?;
@@ -314,7 +315,7 @@ fn combine_point(
     shared: &Shared,
     kernel: &Kernel,
 ) -> Result<Finished> {
-    let shape = store.metadata().operator_shape();
+    let shape = store.metadata().square_shape();
     let partial = store.partial(&point)?;
     let partial_error = match &shared.errors {
         Some(_) => store.partial_error(&point)?,

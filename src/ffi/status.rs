@@ -47,6 +47,12 @@ pub const EKO_ERROR_MISSING_THRESHOLD: i32 = 101;
 pub const EKO_ERROR_MISSING_ERROR: i32 = 102;
 /// Partials still need `thresholds.npz`: clean refuses unless forced.
 pub const EKO_ERROR_PARTIALS_REMAIN: i32 = 103;
+/// A transform cannot be built or applied: a target x grid outside (0, 1], not increasing or
+/// with a duplicate; a polynomial degree the grid cannot carry; a singular rotation; a store whose
+/// metadata lacks the interpolation; a side rotated from an unknown basis.
+pub const EKO_ERROR_TRANSFORM: i32 = 104;
+/// A step needs square operators (combine, a partial) and was given a reshaped store.
+pub const EKO_ERROR_RESHAPED: i32 = 105;
 
 // 200..299: files and stores.
 /// An operating-system call failed (open, write, rename, fsync, map, ...).
@@ -95,6 +101,8 @@ pub extern "C" fn EKO_status_name(status: i32) -> *const c_char {
         EKO_ERROR_MISSING_THRESHOLD => "EKO_ERROR_MISSING_THRESHOLD\0",
         EKO_ERROR_MISSING_ERROR => "EKO_ERROR_MISSING_ERROR\0",
         EKO_ERROR_PARTIALS_REMAIN => "EKO_ERROR_PARTIALS_REMAIN\0",
+        EKO_ERROR_TRANSFORM => "EKO_ERROR_TRANSFORM\0",
+        EKO_ERROR_RESHAPED => "EKO_ERROR_RESHAPED\0",
         EKO_ERROR_IO => "EKO_ERROR_IO\0",
         EKO_ERROR_MALFORMED_FILE => "EKO_ERROR_MALFORMED_FILE\0",
         EKO_ERROR_NOT_A_STORE => "EKO_ERROR_NOT_A_STORE\0",
@@ -191,6 +199,8 @@ impl From<Error> for Failure {
             Error::NoPath { .. } => EKO_ERROR_NO_PATH,
             Error::MissingEdge { .. } => EKO_ERROR_MISSING_THRESHOLD,
             Error::PartialsRemain { .. } => EKO_ERROR_PARTIALS_REMAIN,
+            Error::Transform { .. } => EKO_ERROR_TRANSFORM,
+            Error::Reshaped { .. } => EKO_ERROR_RESHAPED,
             Error::NoSuchPoint { .. } => EKO_ERROR_NOT_FOUND,
             // Producers are Rust closures; the C ABI has none. Should one appear, it failed in
             // the host's code, which is an argument of the call.

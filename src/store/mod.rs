@@ -21,7 +21,7 @@
 //! file, and two writers of one point never leave one's operator with the other's error.
 
 mod edge;
-mod metadata;
+pub(crate) mod metadata;
 mod point;
 mod recovery;
 mod stack;
@@ -43,7 +43,10 @@ use crate::npy::{
     NpyFile, NpyHeader, WriteOptions, check_in_place, read_header, write_npy_pending,
 };
 pub use edge::{ERROR_SUFFIX, Edge, EvolutionPath, Matching, Segment};
-pub use metadata::{FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, MatchingScales, Metadata};
+pub use metadata::{
+    Basis, EVOLUTION_BASIS, FLAVOR_BASIS, FORMAT_NAME, FORMAT_VERSION, Interpolation,
+    MatchingScales, Metadata, OLDEST_FORMAT_VERSION, Side,
+};
 pub use point::{EvolutionPoint, FileKind};
 pub use recovery::{
     INTENT_FILE, Leftovers, RecoveryReport, Resolution, Resolved, Wait, lock_holder, recover,
@@ -372,7 +375,29 @@ impl Store {
                 kind: kind.name(),
             });
         }
-        OperatorFile::open(&self.path_of(point, kind), self.metadata.operator_shape())
+        OperatorFile::open(&self.path_of(point, kind), self.shape_of(kind))
+    }
+
+    /// The shape files of `kind` have: final operators (and errors) the store's
+    /// [`operator_shape`](Metadata::operator_shape), partials the square shape they were
+    /// computed in.
+    pub fn shape_of(&self, kind: FileKind) -> [usize; 4] {
+        match kind {
+            FileKind::Operator | FileKind::OperatorError => self.metadata.operator_shape(),
+            FileKind::Partial | FileKind::PartialError => self.metadata.square_shape(),
+        }
+    }
+
+    /// Refuses a step that needs square operators (`what`) on a reshaped store.
+    pub fn check_square(&self, what: &'static str) -> Result<()> {
+        if self.metadata.is_reshaped() {
+            return Err(Error::Reshaped {
+                file: Location::file(&self.dir),
+                shape: self.metadata.operator_shape(),
+                what,
+            });
+        }
+        Ok(())
     }
 
     /// The final operator of `point`, mapped.
@@ -415,7 +440,7 @@ impl Store {
     pub fn verify(&self) -> Result<()> {
         for (point, files) in self.points() {
             for kind in files.kinds() {
-                OperatorFile::check(&self.path_of(&point, kind), self.metadata.operator_shape())?;
+                OperatorFile::check(&self.path_of(&point, kind), self.shape_of(kind))?;
             }
         }
         if self.thresholds {
@@ -465,7 +490,10 @@ impl Store {
         E: Data<Elem = f64>,
     {
         let point = point.validate()?;
-        let shape = self.metadata.operator_shape();
+        if main == FileKind::Partial {
+            self.check_square("a partial operator")?;
+        }
+        let shape = self.shape_of(main);
         let error_kind = main.companion();
         let main_path = self.path_of(&point, main);
         let error_path = self.path_of(&point, error_kind);
@@ -566,13 +594,14 @@ impl Store {
         if !self.thresholds {
             return Ok(None);
         }
-        Thresholds::open(self.thresholds_path(), self.metadata.operator_shape()).map(Some)
+        Thresholds::open(self.thresholds_path(), self.metadata.square_shape()).map(Some)
     }
 
     /// Starts writing a new `thresholds.npz`; it replaces the store's on
     /// [`commit_thresholds`](Self::commit_thresholds).
     pub fn thresholds_writer(&self) -> Result<ThresholdsWriter> {
-        ThresholdsWriter::create(self.thresholds_path(), self.metadata.operator_shape())
+        self.check_square("thresholds.npz")?;
+        ThresholdsWriter::create(self.thresholds_path(), self.metadata.square_shape())
     }
 
     /// Finishes `writer` (from [`thresholds_writer`](Self::thresholds_writer)) and puts the
@@ -636,7 +665,7 @@ impl Store {
             .iter()
             .map(|p| self.file(p, kind))
             .collect::<Result<Vec<_>>>()?;
-        Stack::new(&files, self.metadata.operator_shape())
+        Stack::new(&files, self.shape_of(kind))
     }
 }
 

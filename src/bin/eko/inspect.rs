@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use eko::npy::header::shape_text;
 use eko::npy::{InPlace, NpyFile, NpyHeader};
 use eko::npz::{Compression, NpzFile, NpzMember};
-use eko::store::{EvolutionPath, FileKind, Leftovers, Metadata, Store, THRESHOLDS_FILE};
+use eko::store::{
+    Basis, EvolutionPath, FileKind, Interpolation, Leftovers, Metadata, Store, THRESHOLDS_FILE,
+};
 use serde::Serialize;
 
 /// Arguments of `eko inspect`.
@@ -118,13 +120,53 @@ struct PartReport {
     problem: Option<String>,
 }
 
+/// One side of the final operators, as inspect shows it.
+#[derive(Serialize)]
+struct SideReport {
+    n_pid: usize,
+    n_x: usize,
+    x_min: f64,
+    x_max: f64,
+    basis: Basis,
+    reshaped: bool,
+}
+
+impl SideReport {
+    fn new(xgrid: &[f64], pids: &[i32], reshaped: bool) -> Self {
+        SideReport {
+            n_pid: pids.len(),
+            n_x: xgrid.len(),
+            x_min: xgrid.first().copied().unwrap_or(f64::NAN),
+            x_max: xgrid.last().copied().unwrap_or(f64::NAN),
+            basis: Basis::of(pids),
+            reshaped,
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{} pids ({} basis) x {} x points ({} .. {}){}",
+            self.n_pid,
+            self.basis,
+            self.n_x,
+            x_text(self.x_min),
+            x_text(self.x_max),
+            if self.reshaped { ", reshaped" } else { "" }
+        )
+    }
+}
+
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Report {
     Store {
         path: PathBuf,
-        metadata: Metadata,
+        metadata: Box<Metadata>,
         operator_shape: [usize; 4],
+        /// The final operators' sides: x grid, pids and basis.
+        output: SideReport,
+        input: SideReport,
+        interpolation: Option<Interpolation>,
         thresholds: Option<FileReport>,
         operators: usize,
         partials: usize,
@@ -235,7 +277,18 @@ fn store_report(dir: &std::path::Path) -> eko::Result<Report> {
         leftovers: Box::new(leftovers),
         path: dir.to_path_buf(),
         operator_shape: store.metadata().operator_shape(),
-        metadata: store.metadata().clone(),
+        output: SideReport::new(
+            store.metadata().output_xgrid(),
+            store.metadata().output_pids(),
+            store.metadata().output.is_some(),
+        ),
+        input: SideReport::new(
+            store.metadata().input_xgrid(),
+            store.metadata().input_pids(),
+            store.metadata().input.is_some(),
+        ),
+        interpolation: store.metadata().interpolation(),
+        metadata: Box::new(store.metadata().clone()),
         thresholds,
         operators: store.points_with(FileKind::Operator).count(),
         partials: store.points_with(FileKind::Partial).count(),
@@ -301,6 +354,9 @@ fn render(report: &Report) -> String {
             path,
             metadata,
             operator_shape,
+            output,
+            input,
+            interpolation,
             thresholds,
             operators,
             partials,
@@ -321,13 +377,29 @@ fn render(report: &Report) -> String {
                 "  origin         mu2 = {}, nf = {}\n",
                 m.origin.mu2, m.origin.nf
             );
+            let computed = SideReport::new(&m.xgrid, &m.pids, false);
+            if m.is_reshaped() {
+                out += &format!(
+                    "  computed on    {}\n  output side    {}\n  input side     {}\n  \
+                     operators      shape {} (reshaped: final operators only)\n",
+                    computed.text(),
+                    output.text(),
+                    input.text(),
+                    shape_text(operator_shape)
+                );
+            } else {
+                out += &format!(
+                    "  grid           {}, operators of shape {}\n",
+                    computed.text(),
+                    shape_text(operator_shape)
+                );
+            }
             out += &format!(
-                "  grid           {} pids x {} x points ({} .. {}), operators of shape {}\n",
-                m.pids.len(),
-                m.xgrid.len(),
-                x_text(m.xgrid.first().copied().unwrap_or(f64::NAN)),
-                x_text(m.xgrid.last().copied().unwrap_or(f64::NAN)),
-                shape_text(operator_shape)
+                "  interpolation  {}\n",
+                interpolation.map_or_else(
+                    || "not recorded (give --interpolation to reshape)".to_string(),
+                    |i| i.to_string()
+                )
             );
             let scale = |s: Option<f64>| s.map_or("none".to_string(), |v| v.to_string());
             out += &format!(
