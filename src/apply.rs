@@ -1,8 +1,10 @@
 //! Applying operators to parton distributions: `out[r, a, j] = Σ_{b,k} O[a, j, b, k] · pdf[r, b, k]`
 //! for every replica `r`, one evolution point at a time.
 //!
-//! A PDF is given on the store's grid as `(n_pid, n_x)`, or as replicas `(n_rep, n_pid, n_x)`;
-//! the result for one point has the same shape. [`apply_operator`] evolves with one operator
+//! A PDF is given on the operators' input side as `(n_pid, n_x)`, or as replicas `(n_rep, n_pid,
+//! n_x)`; the result for one point has the same shape on their output side (the same shape, for a
+//! store that was not reshaped). A [`Transform`](crate::transform::Transform) may be applied to
+//! each operator on the way, so a PDF on another x grid or basis is evolved directly. [`apply_operator`] evolves with one operator
 //! (a mapped store file or any array); [`apply_store`] and [`apply_to_file`] walk the final
 //! operators of a store, mapping one file at a time, so memory holds one operator's pages and the
 //! output, whatever the number of points.
@@ -26,32 +28,35 @@ use serde::Serialize;
 use crate::error::{Error, Location, Result};
 use crate::npy::{NpyFileMut, Order, WriteOptions, write_npy};
 use crate::store::{EvolutionPoint, FileKind, Store};
+use crate::transform::Transform;
 
-/// Checks `pdf` (`(n_rep, n_pid, n_x)`) and `out` fit an operator of `shape`.
+/// Checks `pdf` (`(n_rep, n_pid_in, n_x_in)`) and `out` (`(n_rep, n_pid_out, n_x_out)`) fit an
+/// operator of `shape`.
 fn check_shapes(shape: [usize; 4], pdf: &[usize], out: &[usize]) -> Result<()> {
     let [np, nx, np_in, nx_in] = shape;
-    if np != np_in || nx != nx_in {
-        return Err(Error::InvalidArgument {
-            reason: format!("an operator must be square to be applied; its shape is {shape:?}"),
-        });
-    }
-    if pdf[1..] != [np, nx] {
+    if pdf[1..] != [np_in, nx_in] {
         return Err(Error::InvalidArgument {
             reason: format!(
-                "the PDF has {} pids and {} x values per replica; the operator needs ({np}, {nx})",
+                "the PDF has {} pids and {} x values per replica; the operator needs ({np_in}, \
+                 {nx_in})",
                 pdf[1], pdf[2]
             ),
         });
     }
-    if out != pdf {
+    let want = [pdf[0], np, nx];
+    if out != want {
         return Err(Error::InvalidArgument {
-            reason: format!("the output has shape {out:?}; it must be the PDF's shape {pdf:?}"),
+            reason: format!(
+                "the output has shape {out:?}; it must be {want:?} (replicas, the operator's \
+                 output pids and x values)"
+            ),
         });
     }
     Ok(())
 }
 
-/// Evolves `pdf` (`(n_rep, n_pid, n_x)`) with `operator` into `out` (same shape as `pdf`), on
+/// Evolves `pdf` (`(n_rep, n_pid_in, n_x_in)`) with `operator` (`[pid_out, x_out, pid_in,
+/// x_in]`) into `out` (`(n_rep, n_pid_out, n_x_out)`: the PDF's shape for a square operator), on
 /// `threads` threads (at least one).
 ///
 /// C-order and Fortran-order operators are read in place; any other layout is first copied.
@@ -65,14 +70,19 @@ pub fn apply_operator(
     let d = operator.dim();
     let shape = [d.0, d.1, d.2, d.3];
     check_shapes(shape, pdf.shape(), out.shape())?;
-    let (np, nx) = (d.0, d.1);
-    let n = np * nx;
+    let (np, nx, np_in, nx_in) = d;
+    let (n, n_in) = (np * nx, np_in * nx_in);
     let n_rep = pdf.shape()[0];
     if n == 0 || n_rep == 0 {
         return Ok(());
     }
-    // The operator as an N x N matrix over flattened indices. C order: rows (a, j) -> a·nx + j.
-    // Fortran order: the same memory is column-major over x-major indices (j, a) -> j·np + a.
+    if n_in == 0 {
+        out.fill(0.0);
+        return Ok(());
+    }
+    // The operator as an N x N_in matrix over flattened indices. C order: rows (a, j) ->
+    // a·nx + j, columns (b, k) -> b·nx_in + k. Fortran order: the same memory is column-major
+    // over x-major indices: rows (j, a) -> j·np + a, columns (k, b) -> k·np_in + b.
     let copied;
     let (data, x_major) = if let Some(s) = operator.as_slice() {
         (s, false)
@@ -85,17 +95,19 @@ pub fn apply_operator(
         (copied.as_slice().expect("standard layout"), false)
     };
     let matrix = if x_major {
-        MatRef::from_column_major_slice(data, n, n)
+        MatRef::from_column_major_slice(data, n, n_in)
     } else {
-        MatRef::from_row_major_slice(data, n, n)
+        MatRef::from_row_major_slice(data, n, n_in)
     };
-    // Right-hand side and result as N x n_rep column-major matrices in the operator's index order.
+    // Right-hand side (N_in x n_rep) and result (N x n_rep), column-major, in the operator's
+    // index order.
+    let flat_in = |b: usize, k: usize| if x_major { k * np_in + b } else { b * nx_in + k };
     let flat = |a: usize, j: usize| if x_major { j * np + a } else { a * nx + j };
-    let mut rhs = vec![0.0; n * n_rep];
-    for ((r, a, j), v) in pdf.indexed_iter() {
-        rhs[r * n + flat(a, j)] = *v;
+    let mut rhs = vec![0.0; n_in * n_rep];
+    for ((r, b, k), v) in pdf.indexed_iter() {
+        rhs[r * n_in + flat_in(b, k)] = *v;
     }
-    let rhs = MatRef::from_column_major_slice(&rhs, n, n_rep);
+    let rhs = MatRef::from_column_major_slice(&rhs, n_in, n_rep);
     let mut result = vec![0.0; n * n_rep];
     let dst = MatMut::from_column_major_slice_mut(&mut result, n, n_rep);
     multiply_rows(matrix, rhs, dst, threads.max(1));
@@ -180,7 +192,7 @@ impl Pdf {
         })
     }
 
-    /// Checks the PDF is on the store's grid: `n_pid` pids and `n_x` x values.
+    /// Checks the PDF is on the operators' input side: `n_pid` pids and `n_x` x values.
     pub fn check_grid(&self, n_pid: usize, n_x: usize, location: &Location) -> Result<()> {
         let [_, p, x] = self.replicas.shape() else {
             unreachable!("rank 3")
@@ -259,20 +271,79 @@ pub fn select_points(
     Ok(points)
 }
 
-/// Evolves `pdf` to each of `points` (see [`select_points`]), in memory:
-/// `(n_points, n_rep, n_pid, n_x)`. `progress` is called after each point with the count done.
+/// The operators a store applies: its final operators, each transformed first when a
+/// [`Transform`] is given (into one reused buffer).
+struct Operators<'a> {
+    store: &'a Store,
+    transform: Option<&'a Transform>,
+    buffer: Option<Array4<f64>>,
+    /// `(n_pid_out, n_x_out, n_pid_in, n_x_in)` of what is applied.
+    shape: [usize; 4],
+}
+
+impl<'a> Operators<'a> {
+    fn new(store: &'a Store, transform: Option<&'a Transform>) -> Result<Self> {
+        let stored = store.metadata().operator_shape();
+        let shape = match transform {
+            Some(t) if t.source_shape() != stored => {
+                return Err(Error::Transform {
+                    reason: format!(
+                        "the transform takes operators of shape {:?}; the store {} has {stored:?}",
+                        t.source_shape(),
+                        store.dir().display()
+                    ),
+                });
+            }
+            Some(t) => t.shape(),
+            None => stored,
+        };
+        Ok(Operators {
+            store,
+            transform,
+            buffer: transform.map(|t| Array4::zeros(t.shape())),
+            shape,
+        })
+    }
+
+    /// Evolves `pdf` to `point` into `out`; returns the bytes of operator read.
+    fn apply(
+        &mut self,
+        point: &EvolutionPoint,
+        pdf: ArrayView3<'_, f64>,
+        out: ArrayViewMut3<'_, f64>,
+        threads: usize,
+    ) -> Result<u64> {
+        let file = self.store.operator(point)?;
+        let bytes = file.npy().data_bytes().len() as u64;
+        match (self.transform, &mut self.buffer) {
+            (Some(t), Some(buffer)) => {
+                t.apply(file.view(), buffer.view_mut())?;
+                apply_operator(buffer.view(), pdf, out, threads)?;
+            }
+            _ => apply_operator(file.view(), pdf, out, threads)?,
+        }
+        Ok(bytes)
+    }
+}
+
+/// Evolves `pdf` (`(n_rep, n_pid_in, n_x_in)`) to each of `points` (see [`select_points`]), in
+/// memory: `(n_points, n_rep, n_pid_out, n_x_out)`. With a `transform` (made for this store by
+/// [`Transform::new`]), each operator is transformed first, so the PDF is on the transform's
+/// input side and the result on its output side: a PDF on another x grid is evolved directly.
+/// `progress` is called after each point with the count done.
 pub fn apply_store(
     store: &Store,
     points: &[EvolutionPoint],
     pdf: ArrayView3<'_, f64>,
     threads: usize,
+    transform: Option<&Transform>,
     mut progress: impl FnMut(usize),
 ) -> Result<Array4<f64>> {
-    let s = pdf.shape();
-    let mut out = Array4::zeros((points.len(), s[0], s[1], s[2]));
+    let mut operators = Operators::new(store, transform)?;
+    let [np, nx, ..] = operators.shape;
+    let mut out = Array4::zeros((points.len(), pdf.shape()[0], np, nx));
     for (i, (point, mut dst)) in points.iter().zip(out.outer_iter_mut()).enumerate() {
-        let file = store.operator(point)?;
-        apply_operator(file.view(), pdf, dst.view_mut(), threads)?;
+        operators.apply(point, pdf, dst.view_mut(), threads)?;
         progress(i + 1);
     }
     Ok(out)
@@ -302,9 +373,10 @@ pub fn points_path(output: &Path) -> PathBuf {
     output.with_file_name(format!("{stem}.points.npy"))
 }
 
-/// Evolves `pdf` to each of `points` and writes `(n_points, [n_rep,] n_pid, n_x)` to `output`
-/// (the replica axis only when `pdf.has_replica_axis`) and the `[mu2, nf]` table to
-/// [`points_path`]. Streams: one operator mapped at a time, each result written into the mapped
+/// Evolves `pdf` to each of `points` and writes `(n_points, [n_rep,] n_pid_out, n_x_out)` to
+/// `output` (the replica axis only when `pdf.has_replica_axis`) and the `[mu2, nf]` table to
+/// [`points_path`]. With a `transform`, each operator is transformed first (see
+/// [`apply_store`]). Streams: one operator mapped at a time, each result written into the mapped
 /// output. Both files appear complete (written under temporary names, then renamed: the table
 /// first, so that an output never lacks its table) or not at all. A killed run's temporary files
 /// are removed by the next run writing the same output. `progress` is called after each point
@@ -315,20 +387,18 @@ pub fn apply_to_file(
     pdf: &Pdf,
     output: &Path,
     threads: usize,
+    transform: Option<&Transform>,
     mut progress: impl FnMut(usize),
 ) -> Result<ApplyReport> {
-    let meta = store.metadata();
-    pdf.check_grid(
-        meta.pids.len(),
-        meta.xgrid.len(),
-        &Location::Buffer("the PDF".into()),
-    )?;
+    let mut operators = Operators::new(store, transform)?;
+    let [np, nx, np_in, nx_in] = operators.shape;
+    pdf.check_grid(np_in, nx_in, &Location::Buffer("the PDF".into()))?;
     let r = pdf.replicas.shape();
     let mut shape = vec![points.len()];
     if pdf.has_replica_axis {
         shape.push(r[0]);
     }
-    shape.extend_from_slice(&r[1..]);
+    shape.extend_from_slice(&[np, nx]);
     crate::store::check_outside_store(output)?;
     // What a killed earlier run left while writing the same files.
     crate::atomic::remove_dead_for(output)?;
@@ -337,16 +407,14 @@ pub fn apply_to_file(
     let mut operator_bytes = 0u64;
     {
         let mut all = file.view_mut();
-        let per_point = r[0] * r[1] * r[2];
+        let per_point = r[0] * np * nx;
         let flat = all
             .as_slice_mut()
             .expect("a new C-order file is contiguous");
         for (i, point) in points.iter().enumerate() {
-            let op = store.operator(point)?;
-            operator_bytes += op.npy().data_bytes().len() as u64;
             let dst = &mut flat[i * per_point..(i + 1) * per_point];
-            let dst = ArrayViewMut3::from_shape((r[0], r[1], r[2]), dst).expect("sized");
-            apply_operator(op.view(), pdf.replicas.view(), dst, threads)?;
+            let dst = ArrayViewMut3::from_shape((r[0], np, nx), dst).expect("sized");
+            operator_bytes += operators.apply(point, pdf.replicas.view(), dst, threads)?;
             progress(i + 1);
         }
     }

@@ -216,6 +216,37 @@ impl Drop for TempDir {
     }
 }
 
+/// Checks that a new store can be built at `dest` (an import, a reshape): outside any store, not
+/// a file, absent or an empty directory.
+pub(crate) fn check_new_store_dir(dest: &Path) -> Result<()> {
+    let location = Location::file(dest);
+    crate::store::check_outside_store(dest)?;
+    if dest.exists() && !dest.is_dir() {
+        return Err(crate::error::Error::NotADirectory { file: location });
+    }
+    if dest.exists() {
+        let empty = fs::read_dir(dest)
+            .io_context(&location, "read directory")?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(crate::error::Error::NotEmpty { file: location });
+        }
+    }
+    Ok(())
+}
+
+/// Renames the finished directory `built` to `dest` (replacing the empty directory there, if
+/// any) and syncs `dest`'s parent.
+pub(crate) fn place_dir(built: &Path, dest: &Path) -> Result<()> {
+    let location = Location::file(dest);
+    if dest.exists() {
+        fs::remove_dir(dest).io_context(&location, "replace the empty directory")?;
+    }
+    fs::rename(built, dest).io_context(&location, "rename the new store into place")?;
+    sync_dir(&parent_dir(dest)).io_context(&location, "fsync directory")
+}
+
 /// Locks a file or directory this process just created at `path` (blocking: only a cleaner that
 /// found the fresh name can hold it, and it removes the name before letting go). `Ok(false)` when
 /// the name no longer refers to what was opened: the caller tries another name.

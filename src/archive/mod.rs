@@ -718,26 +718,8 @@ pub fn import(
     dest: &Path,
     mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport> {
-    let dest_location = Location::file(dest);
-    crate::store::check_outside_store(dest)?;
-    if dest.exists() && !dest.is_dir() {
-        return Err(Error::NotADirectory {
-            file: dest_location,
-        });
-    }
+    crate::atomic::check_new_store_dir(dest)?;
     crate::atomic::remove_dead_beside(dest, "import")?;
-    if dest.exists() {
-        let empty = dest.is_dir()
-            && std::fs::read_dir(dest)
-                .io_context(&dest_location, "read directory")?
-                .next()
-                .is_none();
-        if !empty {
-            return Err(Error::NotEmpty {
-                file: dest_location,
-            });
-        }
-    }
     let index = read_index(archive)?;
     let (metadata, eko_version, data_version) = metadata_of(archive, &index)?;
     let plan = plan(archive, &index, &metadata)?;
@@ -845,13 +827,7 @@ pub fn import(
     }
     drop(store);
     crate::fault::fault_point!("import.rename-into-place");
-    if dest.exists() {
-        std::fs::remove_dir(dest).io_context(&dest_location, "replace the empty directory")?;
-    }
-    std::fs::rename(&store_dir, dest)
-        .io_context(&dest_location, "rename the new store into place")?;
-    crate::atomic::sync_dir(&crate::atomic::parent_dir(dest))
-        .io_context(&dest_location, "fsync directory")?;
+    crate::atomic::place_dir(&store_dir, dest)?;
     drop(root);
     report.operators.sort();
     report.partials.sort();

@@ -491,9 +491,10 @@ fn restore(backup: &Path, original: &Path) -> Result<()> {
 /// Brings the store (or store-to-be) at `dir` back to a consistent state after an interrupted
 /// operation: takes its lock (waiting as `wait` says), finishes or undoes the unfinished
 /// operation, removes the temporary files of dead writers and orphan error files. Also removes
-/// the leftovers of a dead import that was building `dir` beside it, and empties the directory
-/// of a killed demo. Changes nothing that a live writer owns. A `dir` that does not exist is
-/// refused ([`Error::NotAStore`]) unless an import left something beside it; a file is
+/// the leftovers of a dead import or reshape that was building `dir` beside it, and empties the
+/// directory of a killed demo. Changes nothing that a live writer owns. A `dir` that does not
+/// exist is refused ([`Error::NotAStore`]) unless an import or reshape left something beside it;
+/// a file is
 /// [`Error::NotADirectory`].
 pub fn recover(dir: &Path, wait: Wait) -> Result<RecoveryReport> {
     if dir.exists() && !dir.is_dir() {
@@ -501,13 +502,16 @@ pub fn recover(dir: &Path, wait: Wait) -> Result<RecoveryReport> {
             file: Location::file(dir),
         });
     }
+    let mut temporaries = remove_dead_beside(dir, "import")?;
+    temporaries.extend(remove_dead_beside(dir, "reshape")?);
     let mut report = RecoveryReport {
-        temporaries: remove_dead_beside(dir, "import")?,
+        temporaries,
         ..RecoveryReport::default()
     };
     if !dir.exists() {
         if report.temporaries.is_empty() {
-            // Neither a store nor the destination of an import that left something: a typo?
+            // Neither a store nor the destination of an import or reshape that left something:
+            // a typo?
             return Err(Error::NotAStore {
                 file: Location::file(dir),
             });

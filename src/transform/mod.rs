@@ -34,6 +34,7 @@
 //! only where the transform connects it (a dense product would spread `0 · inf` everywhere).
 
 mod lagrange;
+mod reshape;
 mod rotation;
 
 use std::ops::Range;
@@ -45,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::store::metadata::{check_pids, check_xgrid};
 use crate::store::{Basis, EVOLUTION_BASIS, FLAVOR_BASIS, Interpolation, Metadata, Side};
 use lagrange::Banded;
+pub use reshape::{ReshapeProgress, ReshapeReport, reshape};
 pub use rotation::evolution_rotation;
 use rotation::{Square, check_rotation, evolution_square};
 
@@ -156,7 +158,7 @@ impl Transform {
                              card `configs.interpolation_polynomial_degree` and \
                              `interpolation_is_log` also serve): give it (eko reshape \
                              --interpolation log:4, Rust TransformSpec::interpolation, C \
-                             EKO_transform_set_interpolation)"
+                             EKO_transform_spec_set_interpolation)"
                         .into(),
                 });
             }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::Failure;
 use eko::apply::{Pdf, apply_to_file, select_points};
 use eko::store::Store;
+use eko::transform::Transform;
 
 /// Arguments of `eko apply`.
 #[derive(clap::Args)]
@@ -13,7 +14,7 @@ pub struct ApplyArgs {
     /// The store (final operators; run `eko combine` first if it holds partials).
     store: PathBuf,
     /// The PDF at the store's origin: an f64 .npy of shape (n_pid, n_x) or (n_rep, n_pid, n_x),
-    /// on the store's pids and x grid.
+    /// on the operators' input pids and x grid (after --xgrid-in/--basis-in, if given).
     pdf: PathBuf,
     /// The evolved PDFs: (n_points, [n_rep,] n_pid, n_x). The points' [mu2, nf] go to
     /// OUT.points.npy beside it (out.npy -> out.points.npy).
@@ -25,6 +26,9 @@ pub struct ApplyArgs {
     /// Threads for the products (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Transform each operator first (as eko reshape does, without writing a store).
+    #[command(flatten)]
+    transform: crate::reshape_cmd::TransformArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -72,18 +76,30 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
         .map(crate::parse_points)
         .transpose()?;
     let points = select_points(&store, wanted.as_deref())?;
+    let spec = args.transform.spec()?;
+    let transform = if spec.is_empty() {
+        None
+    } else {
+        Some(Transform::new(store.metadata(), &spec)?.with_threads(threads))
+    };
     let pdf = Pdf::read(&args.pdf)?;
-    let meta = store.metadata();
-    pdf.check_grid(
-        meta.pids.len(),
-        meta.xgrid.len(),
-        &eko::Location::file(&args.pdf),
-    )?;
+    let [.., n_pid, n_x] = transform
+        .as_ref()
+        .map_or_else(|| store.metadata().operator_shape(), Transform::shape);
+    pdf.check_grid(n_pid, n_x, &eko::Location::file(&args.pdf))?;
     let started = Instant::now();
     let bar = crate::progress::Bar::new("apply");
-    let report = apply_to_file(&store, &points, &pdf, &args.output, threads, |done| {
-        bar.update(done, points.len(), &points[done - 1]);
-    })?;
+    let report = apply_to_file(
+        &store,
+        &points,
+        &pdf,
+        &args.output,
+        threads,
+        transform.as_ref(),
+        |done| {
+            bar.update(done, points.len(), &points[done - 1]);
+        },
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
         crate::print_json(&serde_json::json!({

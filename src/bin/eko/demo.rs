@@ -424,9 +424,15 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
     let evolved_path = root.join("evolved.npy");
     let points: Vec<EvolutionPoint> = store.points().map(|(p, _)| p).collect();
     let bar = crate::progress::Bar::new("apply");
-    let applied = apply_to_file(&store, &points, &pdf, &evolved_path, threads, |done| {
-        bar.update(done, points.len(), &points[done - 1])
-    })?;
+    let applied = apply_to_file(
+        &store,
+        &points,
+        &pdf,
+        &evolved_path,
+        threads,
+        None,
+        |done| bar.update(done, points.len(), &points[done - 1]),
+    )?;
     step(
         "apply",
         t,

@@ -7,6 +7,7 @@ mod import_cmd;
 mod inspect;
 mod progress;
 mod recover_cmd;
+mod reshape_cmd;
 mod store_cmd;
 
 use std::process::ExitCode;
@@ -93,6 +94,17 @@ enum Command {
         after_help = "Examples:\n  eko import eko.tar my-eko/\n  eko import --json eko.tar my-eko/ && eko inspect my-eko/\n  eko import partial-run.tar s/ && eko combine s/ && eko clean s/"
     )]
     Import(import_cmd::ImportArgs),
+    /// Reinterpolate a store's operators onto other x grids and rotate their flavour basis.
+    ///
+    /// Writes a new, complete store: every final operator (and error) as
+    /// O'[c,i,d,l] = sum P[c,a] R[i,j] O[a,j,b,k] S[k,l] Q[b,d], with eko's interpolation
+    /// (piecewise Lagrange, the store's degree, in ln x) computed exactly and eko's evolution
+    /// basis (22, 100, 21, 200, 203, ..., 135). Errors go through the same linear map, as eko
+    /// transforms them. One operator at a time; the store appears complete or not at all.
+    #[command(
+        after_help = "Examples:\n  eko reshape my-eko/ pineko-eko/ --xgrid-out grid-x.txt --basis-in evol\n  eko reshape my-eko/ fit-eko/ --xgrid-out fit-x.npy --xgrid-in fit-x.npy\n  eko reshape old/ new/ --xgrid-in x.txt --interpolation log:4   (a store that records no interpolation)"
+    )]
+    Reshape(reshape_cmd::ReshapeArgs),
     /// Bring a store back to a consistent state after an interrupted command.
     ///
     /// After a command was killed (or ran out of disk or time): finish the unfinished operation
@@ -120,6 +132,7 @@ fn main() -> ExitCode {
         Command::Clean(args) => combine_cmd::run_clean(&args),
         Command::Apply(args) => apply_cmd::run_apply(&args),
         Command::Import(args) => import_cmd::run_import(&args),
+        Command::Reshape(args) => reshape_cmd::run_reshape(&args),
         Command::Recover(args) => recover_cmd::run(&args),
     };
     match result {
