@@ -521,7 +521,35 @@ mod tests {
         let pdf = Array3::<f64>::zeros((1, 3, 5));
         let mut out = Array3::zeros((2, 3, 5));
         let e = apply_operator(op.view(), pdf.view(), out.view_mut(), 1).unwrap_err();
-        assert!(e.to_string().contains("PDF's shape"), "{e}");
+        assert!(e.to_string().contains("it must be [1, 3, 5]"), "{e}");
+    }
+
+    #[test]
+    fn non_square_operators_map_the_input_side_to_the_output_side() {
+        // (2 pids, 3 x) out of (3 pids, 4 x), in C and Fortran order.
+        let op = Array::from_shape_fn((2, 3, 3, 4), |(a, j, b, k)| {
+            (a * 5 + j * 3 + b * 7 + k) as f64 * 0.5 - 3.0
+        });
+        let pdf = Array3::from_shape_fn((2, 3, 4), |(r, b, k)| (r + b * k) as f64 + 0.25);
+        let want = Array3::from_shape_fn((2, 2, 3), |(r, a, j)| {
+            let mut s = 0.0;
+            for b in 0..3 {
+                for k in 0..4 {
+                    s += op[[a, j, b, k]] * pdf[[r, b, k]];
+                }
+            }
+            s
+        });
+        let mut fortran = Array4::zeros(op.raw_dim().f());
+        fortran.assign(&op);
+        for view in [op.view(), fortran.view()] {
+            let mut out = Array3::zeros((2, 2, 3));
+            apply_operator(view, pdf.view(), out.view_mut(), 1).unwrap();
+            assert_eq!(out, want);
+        }
+        let mut out = Array3::zeros((2, 3, 4));
+        let e = apply_operator(op.view(), pdf.view(), out.view_mut(), 1).unwrap_err();
+        assert!(e.to_string().contains("it must be [2, 2, 3]"), "{e}");
     }
 
     #[test]

@@ -156,9 +156,10 @@ fn inspect_merge_and_split_stores() {
     let (code, text, _) = run(&[os(&["inspect"]), vec![d("a")]].concat());
     assert_eq!(code, Some(0));
     for needle in [
-        "libeko store (libeko-store version 1)",
+        "libeko store (libeko-store version 2)",
         "origin         mu2 = 2.7224999999999997, nf = 4",
-        "14 pids x 4 x points",
+        "14 pids (flavor basis) x 4 x points",
+        "interpolation  degree 4 in ln x",
         "3 operators, 0 partials",
         "24.2064_nf5.npy (",
         "24.2064_nf5.error.npy (",

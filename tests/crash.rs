@@ -248,6 +248,25 @@ fn scenarios() -> Vec<Scenario> {
             pairs: true,
         },
         Scenario {
+            name: "reshape",
+            setup: reshape_source,
+            runner: Runner::Eko(vec![
+                "reshape",
+                "{root}/store",
+                "{root}/reshaped",
+                "--xgrid-out",
+                "{root}/x.txt",
+                "--basis-in",
+                "evol",
+                "--interpolation",
+                "log:2",
+                "--threads",
+                "1",
+            ]),
+            stride: 1,
+            pairs: true,
+        },
+        Scenario {
             name: "insert and remove",
             setup: |root| in_store(combined_store)(root),
             runner: Runner::Child("insert"),
@@ -309,6 +328,12 @@ fn store_and_pdf(root: &Path) {
     std::fs::create_dir(root.join("out")).unwrap();
     let pdf = ndarray::Array2::from_shape_fn((14, N_X), |(a, j)| (a * N_X + j) as f64 * 0.01);
     eko::npy::write_npy(root.join("pdf.npy"), &pdf, Default::default()).unwrap();
+}
+
+/// A combined store and an x grid file to reshape it onto.
+fn reshape_source(root: &Path) {
+    combined_store(&root.join("store"));
+    std::fs::write(root.join("x.txt"), "1e-5\n0.01\n0.5\n1\n").unwrap();
 }
 
 /// Two stores `a` (thresholds, some partials) and `b` (the other partials).
@@ -384,6 +409,16 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn state(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut s = common::snapshot(root);
     s.retain(|name, _| !name.split('/').any(is_transient));
+    // A reshaped store's metadata records its source's path, which holds this run's root: the
+    // same store as in another root.
+    let root_text = root.display().to_string();
+    for (name, bytes) in s.iter_mut() {
+        if name.ends_with("metadata.json")
+            && let Ok(text) = std::str::from_utf8(bytes)
+        {
+            *bytes = text.replace(&root_text, "{root}").into_bytes();
+        }
+    }
     s
 }
 
@@ -613,17 +648,22 @@ fn recover_clears_every_leftover_of_a_killed_run() {
                 Some(&format!("kill@{k}")),
                 None,
             );
-            // Every directory, and the destination of the import when a killed import left its
-            // temporary directory beside it (a missing path with nothing beside is refused).
+            // Every directory, and the destination of an import or reshape when a killed run
+            // left its temporary directory beside it (a missing path with nothing beside is
+            // refused).
             let mut dirs = Vec::new();
-            let import_left = std::fs::read_dir(root.path()).unwrap().any(|e| {
-                e.unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{}import.imported.", eko::TEMP_PREFIX))
-            });
-            if import_left {
-                dirs.push(root.path().join("imported"));
+            let mut import_left = false;
+            for (label, dest) in [("import", "imported"), ("reshape", "reshaped")] {
+                let left = std::fs::read_dir(root.path()).unwrap().any(|e| {
+                    e.unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{}{label}.{dest}.", eko::TEMP_PREFIX))
+                });
+                if left {
+                    dirs.push(root.path().join(dest));
+                    import_left = true;
+                }
             }
             dirs.extend(
                 walk(root.path())
