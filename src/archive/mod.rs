@@ -463,6 +463,10 @@ fn metadata_of(path: &Path, index: &Index) -> Result<(Metadata, String, i64)> {
     );
     metadata.theory = index.cards.get("theory").cloned().unwrap_or(Value::Null);
     metadata.operator = index.cards.get("operator").cloned().unwrap_or(Value::Null);
+    // The interpolation is the operator card's (`configs.interpolation_polynomial_degree`,
+    // `configs.interpolation_is_log`), not a default: unknown when the card does not say.
+    metadata.interpolation = None;
+    metadata.interpolation = metadata.interpolation();
     metadata
         .validate(&at)
         .map_err(|e| bad(&at, format!("cannot describe a store: {e}")))?;
