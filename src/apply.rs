@@ -192,8 +192,15 @@ impl Pdf {
         })
     }
 
-    /// Checks the PDF is on the operators' input side: `n_pid` pids and `n_x` x values.
-    pub fn check_grid(&self, n_pid: usize, n_x: usize, location: &Location) -> Result<()> {
+    /// Checks the PDF is on the operators' input side: `n_pid` pids and `n_x` x values. `side`
+    /// names that side in the error ("the store's grid").
+    pub fn check_grid(
+        &self,
+        n_pid: usize,
+        n_x: usize,
+        side: &str,
+        location: &Location,
+    ) -> Result<()> {
         let [_, p, x] = self.replicas.shape() else {
             unreachable!("rank 3")
         };
@@ -205,7 +212,7 @@ impl Pdf {
             };
             return Err(Error::InvalidArgument {
                 reason: format!(
-                    "{location}: the PDF has shape {shape}, but the store's grid needs \
+                    "{location}: the PDF has shape {shape}, but {side} needs \
                      ({n_pid}, {n_x}) or (n_rep, {n_pid}, {n_x}) (n_pid = {n_pid} pids, n_x = \
                      {n_x} x values)"
                 ),
@@ -305,6 +312,11 @@ impl<'a> Operators<'a> {
         })
     }
 
+    /// What the PDF must be on, for messages.
+    fn input_side_name(&self) -> String {
+        input_side_name(self.store, self.transform.is_some())
+    }
+
     /// Evolves `pdf` to `point` into `out`; returns the bytes of operator read.
     fn apply(
         &mut self,
@@ -323,6 +335,18 @@ impl<'a> Operators<'a> {
             _ => apply_operator(file.view(), pdf, out, threads)?,
         }
         Ok(bytes)
+    }
+}
+
+/// What a PDF applied with `store`'s operators (transformed or not) must be on, for messages:
+/// "the store's grid", its input side when reshaped, or the transform's input side.
+pub fn input_side_name(store: &Store, transformed: bool) -> String {
+    if transformed {
+        "the transformed operators' input side (after --xgrid-in/--basis-in)".into()
+    } else if store.metadata().is_reshaped() {
+        "the reshaped store's input side".into()
+    } else {
+        "the store's grid".into()
     }
 }
 
@@ -392,7 +416,12 @@ pub fn apply_to_file(
 ) -> Result<ApplyReport> {
     let mut operators = Operators::new(store, transform)?;
     let [np, nx, np_in, nx_in] = operators.shape;
-    pdf.check_grid(np_in, nx_in, &Location::Buffer("the PDF".into()))?;
+    pdf.check_grid(
+        np_in,
+        nx_in,
+        &operators.input_side_name(),
+        &Location::Buffer("the PDF".into()),
+    )?;
     let r = pdf.replicas.shape();
     let mut shape = vec![points.len()];
     if pdf.has_replica_axis {
@@ -558,8 +587,11 @@ mod tests {
         let two = Pdf::from_array(ndarray::ArrayD::zeros(vec![3, 5]), &loc).unwrap();
         assert!(!two.has_replica_axis);
         assert_eq!(two.replicas.shape(), &[1, 3, 5]);
-        assert!(two.check_grid(3, 5, &loc).is_ok());
-        let e = two.check_grid(14, 5, &loc).unwrap_err().to_string();
+        assert!(two.check_grid(3, 5, "the store's grid", &loc).is_ok());
+        let e = two
+            .check_grid(14, 5, "the store's grid", &loc)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("shape [3, 5]") && e.contains("(14, 5)"), "{e}");
         let e = Pdf::from_array(ndarray::ArrayD::zeros(vec![3]), &loc).unwrap_err();
         assert!(e.to_string().contains("(n_rep, n_pid, n_x)"), "{e}");

@@ -224,15 +224,16 @@ impl Transform {
     }
 
     /// The metadata of a store holding the transformed final operators of a store with
-    /// `source`: the new sides (format version 2), the interpolation used, and `reshaped_from`
+    /// `source`: the new sides (format version 2), the interpolation used (else the source's),
+    /// and `reshaped_from`
     /// recording this transform and `provenance` (and the source's own `reshaped_from`, if it
     /// was reshaped before).
     pub fn metadata(&self, source: &Metadata, provenance: serde_json::Value) -> Metadata {
         let mut m = source.clone();
         m.format_version = crate::store::FORMAT_VERSION;
-        if m.interpolation.is_none() {
-            m.interpolation = self.interpolation.or(source.interpolation());
-        }
+        // What the operators were reinterpolated with (the caller's, when given) is what later
+        // reshapes of the new store use.
+        m.interpolation = self.interpolation.or(source.interpolation());
         m.set_sides(self.result[0].clone(), self.result[1].clone());
         let mut record = json!({ "transform": self.description() });
         if let (Some(r), serde_json::Value::Object(p)) = (record.as_object_mut(), provenance) {

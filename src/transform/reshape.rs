@@ -78,7 +78,7 @@ pub fn reshape(
     if !only_partial.is_empty() {
         return Err(Error::InvalidArgument {
             reason: format!(
-                "{}: {} {} only a partial ({}): reshape transforms final operators; run `eko \
+                "{}: {} {} only a partial, {}: reshape transforms final operators; run `eko \
                  combine` first",
                 source.dir().display(),
                 if only_partial.len() == 1 {

@@ -86,7 +86,12 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Failure> {
     let [.., n_pid, n_x] = transform
         .as_ref()
         .map_or_else(|| store.metadata().operator_shape(), Transform::shape);
-    pdf.check_grid(n_pid, n_x, &eko::Location::file(&args.pdf))?;
+    pdf.check_grid(
+        n_pid,
+        n_x,
+        &eko::apply::input_side_name(&store, transform.is_some()),
+        &eko::Location::file(&args.pdf),
+    )?;
     let started = Instant::now();
     let bar = crate::progress::Bar::new("apply");
     let report = apply_to_file(
