@@ -101,6 +101,14 @@
 // Partials still need `thresholds.npz`: clean refuses unless forced.
 #define EKO_ERROR_PARTIALS_REMAIN 103
 
+// A transform cannot be built or applied: a target x grid outside (0, 1], not increasing or
+// with a duplicate; a polynomial degree the grid cannot carry; a singular rotation; a store whose
+// metadata lacks the interpolation; a side rotated from an unknown basis.
+#define EKO_ERROR_TRANSFORM 104
+
+// A step needs square operators (combine, a partial) and was given a reshaped store.
+#define EKO_ERROR_RESHAPED 105
+
 // An operating-system call failed (open, write, rename, fsync, map, ...).
 #define EKO_ERROR_IO 200
 
@@ -163,6 +171,19 @@
 // Files are copied.
 #define EKO_TRANSFER_COPY 3
 
+// The output side of operators: `pid_out`, `x_out` (eko's target side).
+#define EKO_SIDE_OUTPUT 1
+
+// The input side of operators: `pid_in`, `x_in` (the side of the PDF at the origin).
+#define EKO_SIDE_INPUT 2
+
+// eko's flavour basis: pids 22, -6 .. -1, 21, 1 .. 6.
+#define EKO_BASIS_FLAVOR 1
+
+// The evolution basis of eko, pineko and pineappl: pids 22, 100 (Σ), 21, 200 (V), 203, 208,
+// 215, 224, 235 (V3 .. V35), 103, 108, 115, 124, 135 (T3 .. T35).
+#define EKO_BASIS_EVOL 2
+
 // One grid's operators in memory the host owns (or in store files libeko maps for the host).
 // Made by `EKO_dataset_create`, freed by `EKO_dataset_destroy`. Not to be used by two
 // threads at once.
@@ -177,11 +198,25 @@ typedef struct EKO_Handle EKO_Handle;
 // own handle).
 typedef struct EKO_Store EKO_Store;
 
+// A transform with its matrices precomputed, for operators of one pair of sides. Made by
+// `EKO_transform_create` or `EKO_transform_create_for_sides`, freed by
+// `EKO_transform_destroy`. Const: `EKO_transform_apply` and the queries may run on several
+// threads at once on one transform, each thread with its own handle.
+typedef struct EKO_Transform EKO_Transform;
+
+// What a transform changes, set one call at a time: per side a new x grid and a rotation, and
+// the interpolation. Made by `EKO_transform_spec_create` (asking nothing), freed by
+// `EKO_transform_spec_destroy`. A transform copies it: the spec may be changed or destroyed
+// once the transform is made. Not to be used by two threads at once.
+typedef struct EKO_TransformSpec EKO_TransformSpec;
+
 // An operator viewed in place, read-only.
 typedef struct {
   // The element `[0][0][0][0]`. Valid until the store is destroyed; never to be written.
   const double *data;
-  // `(n_pid, n_x, n_pid, n_x)`: `[pid_out, x_out, pid_in, x_in]`.
+  // `[pid_out, x_out, pid_in, x_in]`: `(n_pid, n_x, n_pid, n_x)` of `EKO_store_grid` for
+  // partials, threshold elements and the final operators of a store that is not reshaped;
+  // `EKO_store_operator_shape` for a reshaped store's final operators (and their errors).
   int64_t shape[4];
   // Distance in elements between neighbours along each axis: element `(a, i, b, j)` is at
   // `data[a*strides[0] + i*strides[1] + b*strides[2] + j*strides[3]]`.
@@ -475,24 +510,64 @@ int32_t EKO_store_open(EKO_Handle *handle, const char *dir, EKO_Store **store);
 // `store` NULL or live, used by no other thread.
 void EKO_store_destroy(EKO_Store *store);
 
-// The grid's size: `*n_pid` flavours, `*n_x` x values.
+// The grid's size: `*n_pid` flavours, `*n_x` x values. This is the grid the operators were
+// computed on: the shape `(n_pid, n_x, n_pid, n_x)` of partials, threshold elements and the
+// final operators of a store that is not reshaped. A reshaped store's final operators have the
+// shape `EKO_store_operator_shape` gives, their sides `EKO_store_side_pids` and
+// `EKO_store_side_xgrid`.
 //
 // # Safety
 // `handle`, `store` NULL or live; out-parameters NULL or writable.
 int32_t EKO_store_grid(EKO_Handle *handle, const EKO_Store *store, int32_t *n_pid, int32_t *n_x);
 
 // Copies the grid's flavour ids into `pids`, which holds `n_pid` elements (exactly the grid's
-// count, else `EKO_ERROR_BAD_SHAPE`).
+// count, else `EKO_ERROR_BAD_SHAPE`). The computed grid, as in `EKO_store_grid`.
 //
 // # Safety
 // `handle`, `store` NULL or live; `pids` NULL or writable for `n_pid` elements.
 int32_t EKO_store_pids(EKO_Handle *handle, const EKO_Store *store, int32_t *pids, int32_t n_pid);
 
-// Copies the x grid into `xgrid`, which holds `n_x` elements (exactly the grid's count).
+// Copies the x grid into `xgrid`, which holds `n_x` elements (exactly the grid's count). The
+// computed grid, as in `EKO_store_grid`.
 //
 // # Safety
 // `handle`, `store` NULL or live; `xgrid` NULL or writable for `n_x` elements.
 int32_t EKO_store_xgrid(EKO_Handle *handle, const EKO_Store *store, double *xgrid, int32_t n_x);
+
+// The shape of the store's final operators (and their errors), `shape[4]` =
+// `(n_pid_out, n_x_out, n_pid_in, n_x_in)`: `(n_pid, n_x, n_pid, n_x)` of `EKO_store_grid`
+// unless the store is reshaped (written by a transform: other x grids, another flavour basis,
+// on either side). The shape `EKO_store_view` gives for `EKO_KIND_OPERATOR`.
+//
+// # Safety
+// `handle`, `store` NULL or live; `shape` NULL or writable for 4 values.
+int32_t EKO_store_operator_shape(EKO_Handle *handle, const EKO_Store *store, int64_t *shape);
+
+// Copies the pids of `side` (`EKO_SIDE_OUTPUT`: `pid_out`, `EKO_SIDE_INPUT`: `pid_in`) of the
+// store's final operators into `pids`, which holds `n_pid` elements: exactly the count
+// `EKO_store_operator_shape` gives (element 0 or 2), else `EKO_ERROR_BAD_SHAPE`. For a store
+// that is not reshaped, both sides are `EKO_store_pids`.
+//
+// # Safety
+// `handle`, `store` NULL or live; `pids` NULL or writable for `n_pid` elements.
+int32_t EKO_store_side_pids(EKO_Handle *handle,
+                            const EKO_Store *store,
+                            int32_t side,
+                            int32_t *pids,
+                            int32_t n_pid);
+
+// Copies the x grid of `side` (`EKO_SIDE_OUTPUT`: `x_out`, `EKO_SIDE_INPUT`: `x_in`) of the
+// store's final operators into `xgrid`, which holds `n_x` elements: exactly the count
+// `EKO_store_operator_shape` gives (element 1 or 3), else `EKO_ERROR_BAD_SHAPE`. For a store
+// that is not reshaped, both sides are `EKO_store_xgrid`.
+//
+// # Safety
+// `handle`, `store` NULL or live; `xgrid` NULL or writable for `n_x` elements.
+int32_t EKO_store_side_xgrid(EKO_Handle *handle,
+                             const EKO_Store *store,
+                             int32_t side,
+                             double *xgrid,
+                             int32_t n_x);
 
 // The origin of every evolution: `*mu2` (GeV²), `*nf`.
 //
@@ -532,8 +607,10 @@ int32_t EKO_store_point(EKO_Handle *handle,
 // Views the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s `kind`
 // (`EKO_KIND_OPERATOR` or `EKO_KIND_PARTIAL`) in place: no copy, the file is mapped and read
 // only where touched. `*view` receives the pointer, shape and strides, valid until
-// `EKO_store_destroy`. `EKO_ERROR_NOT_FOUND` when the store has no such file. The file must not
-// be modified in place while viewed (libeko never does: it replaces files by renaming).
+// `EKO_store_destroy`: the shape is the grid's `(n_pid, n_x, n_pid, n_x)`, except for the final
+// operators of a reshaped store (`EKO_store_operator_shape`). `EKO_ERROR_NOT_FOUND` when the
+// store has no such file (a reshaped store has no partials). The file must not be modified in
+// place while viewed (libeko never does: it replaces files by renaming).
 //
 // # Safety
 // `handle`, `store` NULL or live; `view` NULL or writable.
@@ -574,8 +651,11 @@ int32_t EKO_store_combine(EKO_Handle *handle, const char *dir, int32_t threads);
 //
 // `pdf` and `out` hold `n_elements = n_rep * n_pid * n_x` doubles each, in C order
 // `[n_rep][n_pid][n_x]` (in Fortran, `pdf(n_x, n_pid, n_rep)`: the same memory). They must not
-// overlap. The operator file is mapped for the call only and read in its memory order, with no
+// overlap. For a reshaped store `pdf` is on the final operators' input side
+// (`[n_rep][n_pid_in][n_x_in]`) and `out` on their output side; both must then hold as many
+// values per replica (a rotation, or x grids of equal length), else `EKO_ERROR_RESHAPED`. The operator file is mapped for the call only and read in its memory order, with no
 // copy; loop over `EKO_store_point` to evolve to every point, one operator in memory at a time.
+// `out` inside a view of this store is `EKO_ERROR_READ_ONLY`.
 // `threads` 0 means one per core. `EKO_ERROR_NOT_FOUND` when the point has no final operator
 // (only a partial: combine first). `out` is written only on success.
 //
@@ -591,6 +671,35 @@ int32_t EKO_store_apply(EKO_Handle *handle,
                         int64_t n_rep,
                         int64_t n_elements,
                         int32_t threads);
+
+// Transforms the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s
+// `kind` (`EKO_KIND_OPERATOR` or `EKO_KIND_PARTIAL`: what `EKO_store_view` takes) with
+// `transform` into the host's `out`: `n_out` doubles in `out_layout` (`EKO_LAYOUT_C` or
+// `EKO_LAYOUT_FORTRAN`) of `EKO_transform_shape`. The file is mapped for the call only and read
+// in place; the values are those of `EKO_transform_apply` on the viewed operator, bit for bit.
+//
+// The transform must take operators of the file's sides (bit for bit), as one made by
+// `EKO_transform_create` from this store (or a store of the same grid) does, else
+// `EKO_ERROR_INCOMPATIBLE`; partials have the computed grid's sides, final operators the
+// store's (reshaped or not). Also refused, before anything is written: the enum values and a
+// bad point (`EKO_ERROR_INVALID_ARGUMENT`), `n_out` (`EKO_ERROR_BAD_SHAPE`), NULL,
+// alignment (`EKO_ERROR_MISALIGNED`), `out` inside a view of this store (`EKO_ERROR_READ_ONLY`),
+// a file the store does not have (`EKO_ERROR_NOT_FOUND`). `out` is written only on success.
+// Several threads may transform from one store at once, each with its own handle.
+//
+// # Safety
+// `handle`, `store`, `transform` NULL or live; `out` NULL or writable for `n_out` doubles,
+// used by nothing else during the call.
+int32_t EKO_store_transform(EKO_Handle *handle,
+                            const EKO_Store *store,
+                            const EKO_Transform *transform,
+                            int32_t kind,
+                            double mu2,
+                            int32_t nf,
+                            int32_t attribute,
+                            double *out,
+                            int64_t n_out,
+                            int32_t out_layout);
 
 // Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 // partials still need it, unless `force` is non-zero.
@@ -639,6 +748,199 @@ int32_t EKO_store_split(EKO_Handle *handle,
                         int32_t n_dests,
                         const double *boundaries,
                         int32_t transfer);
+
+// Creates an empty spec (it asks for nothing: a transform made from it changes nothing). On
+// success `*spec` receives it; free it with `EKO_transform_spec_destroy`.
+//
+// # Safety
+// `handle` NULL or live; `spec` NULL or writable.
+int32_t EKO_transform_spec_create(EKO_Handle *handle, EKO_TransformSpec **spec);
+
+// Frees a spec; NULL is accepted. Transforms made from it are not affected.
+//
+// # Safety
+// `spec` NULL or live, used by no other thread.
+void EKO_transform_spec_destroy(EKO_TransformSpec *spec);
+
+// Asks that `side` (`EKO_SIDE_OUTPUT` or `EKO_SIDE_INPUT`) be reinterpolated onto the `n_x`
+// values of `xgrid` (copied; strictly increasing in (0, 1], else `EKO_ERROR_TRANSFORM`),
+// replacing an x grid asked before for that side. Reinterpolation needs the interpolation the
+// operators were computed with: the store's metadata, or `EKO_transform_spec_set_interpolation`.
+//
+// # Safety
+// `handle`, `spec` NULL or live; `xgrid` NULL or readable for `n_x` doubles.
+int32_t EKO_transform_spec_set_xgrid(EKO_Handle *handle,
+                                     EKO_TransformSpec *spec,
+                                     int32_t side,
+                                     const double *xgrid,
+                                     int32_t n_x);
+
+// Asks that `side` (`EKO_SIDE_*`) be rotated to `basis` (`EKO_BASIS_FLAVOR` or
+// `EKO_BASIS_EVOL`) from the basis its pids are in (a side already in `basis` is left as it
+// is; a side in neither basis is `EKO_ERROR_TRANSFORM` when the transform is made). Replaces a
+// basis or rotation asked before for that side.
+//
+// # Safety
+// `handle`, `spec` NULL or live.
+int32_t EKO_transform_spec_set_basis(EKO_Handle *handle,
+                                     EKO_TransformSpec *spec,
+                                     int32_t side,
+                                     int32_t basis);
+
+// Asks that `side` (`EKO_SIDE_*`) be rotated by `matrix`, `n_pid` x `n_pid` doubles in row-major
+// order `M[new][old]` (a PDF in the new basis is `M` times the PDF in the old one), into the
+// `n_pid` new `pids`. Both are copied. `n_pid` must be the side's number of pids and `M`
+// invertible: checked when the transform is made (`EKO_ERROR_TRANSFORM`). Here: counts, NULL,
+// finite entries, distinct pids. Replaces a basis or rotation asked before for that side.
+//
+// # Safety
+// `handle`, `spec` NULL or live; `matrix` NULL or readable for `n_pid * n_pid` doubles; `pids`
+// NULL or readable for `n_pid` values.
+int32_t EKO_transform_spec_set_rotation(EKO_Handle *handle,
+                                        EKO_TransformSpec *spec,
+                                        int32_t side,
+                                        const double *matrix,
+                                        const int32_t *pids,
+                                        int32_t n_pid);
+
+// Sets the interpolation to reinterpolate with: piecewise Lagrange polynomials of `degree`
+// (at least 1; eko's default is 4), in ln x when `is_log` is non-zero (eko's default), as
+// eko's operator card says (`interpolation_polynomial_degree`, `interpolation_is_log`). It
+// overrides the store's metadata; a spec for `EKO_transform_create_for_sides` that changes an x
+// grid needs it. A grid with no more than `degree` points is `EKO_ERROR_TRANSFORM` when the
+// transform is made.
+//
+// # Safety
+// `handle`, `spec` NULL or live.
+int32_t EKO_transform_spec_set_interpolation(EKO_Handle *handle,
+                                             EKO_TransformSpec *spec,
+                                             int32_t degree,
+                                             int32_t is_log);
+
+// Makes the transform `spec` asks of `store`'s final operators (their sides: the computed grid,
+// or the reshaped sides of a reshaped store; a store that is not reshaped has partials of the
+// same sides, which it transforms too), applied on `threads` threads (0: one per core).
+// Reinterpolation uses the spec's interpolation, else the store's metadata's.
+// `EKO_ERROR_TRANSFORM` (with a message naming the problem) when it cannot be made: a singular
+// rotation or one of the wrong size, a basis rotation of a side in neither basis, a degree the
+// grid cannot carry, no interpolation known. On success `*transform` receives it; free it with
+// `EKO_transform_destroy`. It does not refer to the store or the spec afterwards.
+//
+// # Safety
+// `handle`, `store`, `spec` NULL or live; `transform` NULL or writable.
+int32_t EKO_transform_create(EKO_Handle *handle,
+                             const EKO_Store *store,
+                             const EKO_TransformSpec *spec,
+                             int32_t threads,
+                             EKO_Transform **transform);
+
+// Makes the transform `spec` asks of operators whose output side has the `n_pid_out` pids
+// `pids_out` and the `n_x_out` x values `xgrid_out`, and whose input side has `pids_in` and
+// `xgrid_in` (a host's buffers, no store; arrays copied). Reinterpolation needs
+// `EKO_transform_spec_set_interpolation`. Sides that are not valid grids (x values not strictly
+// increasing in (0, 1], a pid twice) and everything `EKO_transform_create` refuses are
+// `EKO_ERROR_TRANSFORM`. `threads`, `*transform` as in `EKO_transform_create`.
+//
+// # Safety
+// `handle`, `spec` NULL or live; each array NULL or readable for its count; `transform` NULL or
+// writable.
+int32_t EKO_transform_create_for_sides(EKO_Handle *handle,
+                                       const EKO_TransformSpec *spec,
+                                       const int32_t *pids_out,
+                                       int32_t n_pid_out,
+                                       const double *xgrid_out,
+                                       int32_t n_x_out,
+                                       const int32_t *pids_in,
+                                       int32_t n_pid_in,
+                                       const double *xgrid_in,
+                                       int32_t n_x_in,
+                                       int32_t threads,
+                                       EKO_Transform **transform);
+
+// Frees a transform; NULL is accepted.
+//
+// # Safety
+// `transform` NULL or live, used by no other thread.
+void EKO_transform_destroy(EKO_Transform *transform);
+
+// The shape of the operators the transform makes, `shape[4]` =
+// `(n_pid_out, n_x_out, n_pid_in, n_x_in)`: the extents of `out` in `EKO_transform_apply`
+// (`double out[n_pid_out][n_x_out][n_pid_in][n_x_in]` in C order, `out(n_pid_out, n_x_out,
+// n_pid_in, n_x_in)` in Fortran order).
+//
+// # Safety
+// `handle`, `transform` NULL or live; `shape` NULL or writable for 4 values.
+int32_t EKO_transform_shape(EKO_Handle *handle, const EKO_Transform *transform, int64_t *shape);
+
+// The shape of the operators the transform takes, `shape[4]`, as `EKO_transform_shape`.
+//
+// # Safety
+// As `EKO_transform_shape`.
+int32_t EKO_transform_source_shape(EKO_Handle *handle,
+                                   const EKO_Transform *transform,
+                                   int64_t *shape);
+
+// Copies the pids of the result's `side` (`EKO_SIDE_*`) into `pids`, which holds `n_pid`
+// elements: exactly the count `EKO_transform_shape` gives (element 0 for the output side, 2
+// for the input side), else `EKO_ERROR_BAD_SHAPE`.
+//
+// # Safety
+// `handle`, `transform` NULL or live; `pids` NULL or writable for `n_pid` elements.
+int32_t EKO_transform_side_pids(EKO_Handle *handle,
+                                const EKO_Transform *transform,
+                                int32_t side,
+                                int32_t *pids,
+                                int32_t n_pid);
+
+// Copies the x grid of the result's `side` (`EKO_SIDE_*`) into `xgrid`, which holds `n_x`
+// elements: exactly the count `EKO_transform_shape` gives (element 1 for the output side, 3
+// for the input side), else `EKO_ERROR_BAD_SHAPE`.
+//
+// # Safety
+// `handle`, `transform` NULL or live; `xgrid` NULL or writable for `n_x` elements.
+int32_t EKO_transform_side_xgrid(EKO_Handle *handle,
+                                 const EKO_Transform *transform,
+                                 int32_t side,
+                                 double *xgrid,
+                                 int32_t n_x);
+
+// Checks that arrays with the 4 extents `op_shape` and `out_shape` (in index order, the same
+// for both layouts, as in `EKO_dataset_check_shape`) are the operators the transform takes and
+// makes: `EKO_ERROR_BAD_SHAPE` naming the shapes otherwise. `EKO_transform_apply` sees only
+// lengths; a host that knows its arrays' extents (the Fortran module does) calls this first,
+// so that an array declared with its dimensions in another order is refused.
+//
+// # Safety
+// `handle`, `transform` NULL or live; `op_shape`, `out_shape` NULL or readable for 4 values.
+int32_t EKO_transform_check_shapes(EKO_Handle *handle,
+                                   const EKO_Transform *transform,
+                                   const int64_t *op_shape,
+                                   const int64_t *out_shape);
+
+// Transforms the operator `op` (`n_op` doubles in `op_layout`, `EKO_LAYOUT_C` or
+// `EKO_LAYOUT_FORTRAN`, of `EKO_transform_source_shape`) into `out` (`n_out` doubles in
+// `out_layout`, of `EKO_transform_shape`): `out[c][i][d][l] = Σ P[c][a] R[i][j] op[a][j][b][k]
+// S[k][l] Q[b][d]` (the output side's rotation P and interpolation R, the input side's S and
+// inverse rotation Q). An operator's error array is transformed by the same call (the same
+// linear map, signed). The values are those of the Rust `Transform::apply`, bit for bit, in
+// either layout.
+//
+// Checked before anything is written: the layouts (`EKO_ERROR_INVALID_ARGUMENT`), the lengths
+// (`EKO_ERROR_BAD_SHAPE`), NULL, alignment (`EKO_ERROR_MISALIGNED`), and that `out` does not
+// overlap `op` (`EKO_ERROR_OVERLAPPING`). `op` is only read (a view from `EKO_store_view` will
+// do); `out` must be the host's writable memory. `out` is written only on success.
+//
+// # Safety
+// `handle`, `transform` NULL or live; `op` NULL or readable for `n_op` doubles; `out` NULL or
+// writable for `n_out` doubles, used by nothing else during the call.
+int32_t EKO_transform_apply(EKO_Handle *handle,
+                            const EKO_Transform *transform,
+                            const double *op,
+                            int64_t n_op,
+                            int32_t op_layout,
+                            double *out,
+                            int64_t n_out,
+                            int32_t out_layout);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -217,16 +217,7 @@ impl EKO_Dataset {
     }
 
     fn add(&mut self, slot: Slot, layout: i32, data: *mut f64, n_elements: i64) -> Outcome<i32> {
-        let layout = match layout {
-            EKO_LAYOUT_C => Order::C,
-            EKO_LAYOUT_FORTRAN => Order::Fortran,
-            other => {
-                return Err(Failure::invalid(format!(
-                    "layout {other} is neither EKO_LAYOUT_C ({EKO_LAYOUT_C}) nor \
-                     EKO_LAYOUT_FORTRAN ({EKO_LAYOUT_FORTRAN})"
-                )));
-            }
-        };
+        let layout = order_of(layout, "layout")?;
         if let Some(id) = self.buffers.iter().position(|b| b.slot == slot) {
             return Err(Failure::new(
                 EKO_ERROR_DUPLICATE,
@@ -401,6 +392,18 @@ pub(super) fn matching_of(scales: &mut MatchingScales, quark: i32) -> Outcome<&m
         other => Err(Failure::invalid(format!(
             "quark {other} is not EKO_QUARK_CHARM ({EKO_QUARK_CHARM}), EKO_QUARK_BOTTOM \
              ({EKO_QUARK_BOTTOM}) or EKO_QUARK_TOP ({EKO_QUARK_TOP})"
+        ))),
+    }
+}
+
+/// The memory order `EKO_LAYOUT_*` value `layout` (the argument `name`) stands for.
+pub(super) fn order_of(layout: i32, name: &str) -> Outcome<Order> {
+    match layout {
+        EKO_LAYOUT_C => Ok(Order::C),
+        EKO_LAYOUT_FORTRAN => Ok(Order::Fortran),
+        other => Err(Failure::invalid(format!(
+            "{name} {other} is neither EKO_LAYOUT_C ({EKO_LAYOUT_C}) nor EKO_LAYOUT_FORTRAN \
+             ({EKO_LAYOUT_FORTRAN})"
         ))),
     }
 }
@@ -598,12 +601,7 @@ pub unsafe extern "C" fn EKO_dataset_check_shape(
     call(handle, || {
         let ds = arg(dataset, "dataset")?;
         let shape = slice(shape, 4, "shape")?;
-        if layout != EKO_LAYOUT_C && layout != EKO_LAYOUT_FORTRAN {
-            return Err(Failure::invalid(format!(
-                "layout {layout} is neither EKO_LAYOUT_C ({EKO_LAYOUT_C}) nor \
-                 EKO_LAYOUT_FORTRAN ({EKO_LAYOUT_FORTRAN})"
-            )));
-        }
+        order_of(layout, "layout")?;
         let expected: Vec<i64> = ds.shape.iter().map(|&n| n as i64).collect();
         if shape != expected.as_slice() {
             return Err(Failure::new(

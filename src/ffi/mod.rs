@@ -2,7 +2,8 @@
 //!
 //! # Conventions (copied into the README for C and Fortran readers)
 //! - Everything is prefixed `EKO_`. Objects are opaque: `EKO_Handle`, `EKO_Dataset`, `EKO_Store`,
-//!   each made by a `_create`/`_open` function and freed by its `_destroy`, which accepts NULL.
+//!   `EKO_TransformSpec`, `EKO_Transform`, each made by a `_create`/`_open` function and freed by
+//!   its `_destroy`, which accepts NULL.
 //! - Every fallible function takes an `EKO_Handle*` first and returns an `int32_t` status:
 //!   `EKO_OK` (0) or one of the stable `EKO_ERROR_*` codes. The handle keeps the status and a
 //!   message (`EKO_handle_status`, `EKO_handle_message`). **Every call that takes a handle clears
@@ -16,9 +17,11 @@
 //! - Memory the host registers stays the host's: libeko never copies it (except where a function
 //!   says it writes a file) and never frees it. Pointers libeko hands out (messages, views,
 //!   mapped files) stay valid for the lifetime stated on each function.
-//! - Threads: a handle, a dataset or a store is used by one thread at a time, except that
-//!   `EKO_store_view` and the other const-store queries may run on several threads at once on one
-//!   store, each thread with its own handle. Version and status-name functions work anywhere.
+//! - Threads: a handle, a dataset, a store or a transform spec is used by one thread at a time,
+//!   except that `EKO_store_view` and the other const-store queries may run on several threads at
+//!   once on one store, each thread with its own handle; so may `EKO_transform_apply` and the
+//!   other const-transform calls on one transform. Version and status-name functions work
+//!   anywhere.
 
 // C names: `EKO_Dataset` is what a C reader sees in the header, so the Rust type has that name.
 #![allow(non_camel_case_types)]
@@ -26,6 +29,7 @@
 mod dataset;
 mod status;
 mod store;
+mod transform;
 
 pub use dataset::*;
 pub use status::{
@@ -39,6 +43,7 @@ pub use status::{
     EKO_handle_message, EKO_handle_status, EKO_status_name,
 };
 pub use store::*;
+pub use transform::*;
 
 use std::ffi::c_char;
 

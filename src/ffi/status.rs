@@ -434,6 +434,8 @@ mod tests {
             EKO_ERROR_MISSING_THRESHOLD,
             EKO_ERROR_MISSING_ERROR,
             EKO_ERROR_PARTIALS_REMAIN,
+            EKO_ERROR_TRANSFORM,
+            EKO_ERROR_RESHAPED,
             EKO_ERROR_IO,
             EKO_ERROR_MALFORMED_FILE,
             EKO_ERROR_NOT_A_STORE,
@@ -441,6 +443,8 @@ mod tests {
             EKO_ERROR_CONFLICT,
             EKO_ERROR_NOT_EMPTY,
             EKO_ERROR_INVALID_STORE,
+            EKO_ERROR_BUSY,
+            EKO_ERROR_PERMISSION,
             EKO_ERROR_PANIC,
         ] {
             // SAFETY: static NUL-terminated strings.

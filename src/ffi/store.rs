@@ -1,21 +1,24 @@
-//! Stores from C: open one and view its operators in place; merge, split, combine and clean
-//! store directories.
+//! Stores from C: open one and view its operators in place (or transformed into a host buffer);
+//! merge, split, combine and clean store directories.
 
 use std::collections::HashMap;
 use std::ffi::c_char;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use ndarray::{Array4, ArrayView4};
 
 use super::dataset::{
-    EKO_LAYOUT_C, EKO_LAYOUT_FORTRAN, edge_between, is_error, kernel, kind, matching_of, point,
+    EKO_LAYOUT_C, EKO_LAYOUT_FORTRAN, edge_between, is_error, kernel, kind, matching_of, order_of,
+    point,
 };
 use super::status::*;
+use super::transform::{EKO_Transform, host_length, host_out, is_output, put_shape, shape_out};
 use crate::combine;
 use crate::store::{
-    self, EvolutionPoint, FileKind, MergeOptions, OnConflict, OperatorFile, Store, Thresholds,
-    Transfer,
+    self, EvolutionPoint, FileKind, MergeOptions, Metadata, OnConflict, OperatorFile, Side, Store,
+    Thresholds, Transfer,
 };
 
 /// The point has a final operator (`{mu2}_nf{nf}.npy`).
@@ -47,7 +50,9 @@ pub const EKO_TRANSFER_COPY: i32 = 3;
 pub struct EKO_View {
     /// The element `[0][0][0][0]`. Valid until the store is destroyed; never to be written.
     pub data: *const f64,
-    /// `(n_pid, n_x, n_pid, n_x)`: `[pid_out, x_out, pid_in, x_in]`.
+    /// `[pid_out, x_out, pid_in, x_in]`: `(n_pid, n_x, n_pid, n_x)` of `EKO_store_grid` for
+    /// partials, threshold elements and the final operators of a store that is not reshaped;
+    /// `EKO_store_operator_shape` for a reshaped store's final operators (and their errors).
     pub shape: [i64; 4],
     /// Distance in elements between neighbours along each axis: element `(a, i, b, j)` is at
     /// `data[a*strides[0] + i*strides[1] + b*strides[2] + j*strides[3]]`.
@@ -65,6 +70,42 @@ pub struct EKO_Store {
     thresholds: Option<Thresholds>,
     files: Mutex<HashMap<(EvolutionPoint, FileKind), OperatorFile>>,
     copies: Mutex<Vec<Array4<f64>>>,
+    /// The memory of every view handed out (read-only: never a destination).
+    viewed: Mutex<Vec<Range<usize>>>,
+}
+
+impl EKO_Store {
+    /// The store's metadata.
+    pub(super) fn metadata(&self) -> &Metadata {
+        self.store.metadata()
+    }
+
+    /// Hands out `view`, remembering its memory.
+    fn hand_out(&self, view: EKO_View) -> EKO_View {
+        let len: i64 = view.shape.iter().product();
+        let start = view.data as usize;
+        let range = start..start + len as usize * std::mem::size_of::<f64>();
+        let mut viewed = self.viewed.lock().unwrap_or_else(|e| e.into_inner());
+        if !viewed.contains(&range) {
+            viewed.push(range);
+        }
+        view
+    }
+
+    /// Refuses a destination `out` that is memory of a view handed out.
+    fn check_not_viewed(&self, out: &[f64]) -> Outcome<()> {
+        let o = out.as_ptr_range();
+        let (start, end) = (o.start as usize, o.end as usize);
+        let viewed = self.viewed.lock().unwrap_or_else(|e| e.into_inner());
+        if viewed.iter().any(|v| start < v.end && v.start < end) {
+            return Err(Failure::new(
+                EKO_ERROR_READ_ONLY,
+                "out is memory of a view of this store (EKO_store_view, \
+                 EKO_store_threshold_view), which is read-only: give host memory",
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn view_of(array: ArrayView4<'_, f64>) -> EKO_View {
@@ -103,6 +144,7 @@ pub unsafe extern "C" fn EKO_store_open(
                 thresholds,
                 files: Mutex::default(),
                 copies: Mutex::default(),
+                viewed: Mutex::default(),
             })),
         );
         Ok(())
@@ -121,7 +163,11 @@ pub unsafe extern "C" fn EKO_store_destroy(store: *mut EKO_Store) {
     }
 }
 
-/// The grid's size: `*n_pid` flavours, `*n_x` x values.
+/// The grid's size: `*n_pid` flavours, `*n_x` x values. This is the grid the operators were
+/// computed on: the shape `(n_pid, n_x, n_pid, n_x)` of partials, threshold elements and the
+/// final operators of a store that is not reshaped. A reshaped store's final operators have the
+/// shape `EKO_store_operator_shape` gives, their sides `EKO_store_side_pids` and
+/// `EKO_store_side_xgrid`.
 ///
 /// # Safety
 /// `handle`, `store` NULL or live; out-parameters NULL or writable.
@@ -143,7 +189,7 @@ pub unsafe extern "C" fn EKO_store_grid(
 }
 
 /// Copies the grid's flavour ids into `pids`, which holds `n_pid` elements (exactly the grid's
-/// count, else `EKO_ERROR_BAD_SHAPE`).
+/// count, else `EKO_ERROR_BAD_SHAPE`). The computed grid, as in `EKO_store_grid`.
 ///
 /// # Safety
 /// `handle`, `store` NULL or live; `pids` NULL or writable for `n_pid` elements.
@@ -156,11 +202,12 @@ pub unsafe extern "C" fn EKO_store_pids(
 ) -> i32 {
     call(handle, || {
         let s = arg(store, "store")?;
-        copy_out(&s.store.metadata().pids, pids, n_pid, "pids")
+        copy_out(&s.store.metadata().pids, pids, n_pid, "pids", "the store")
     })
 }
 
-/// Copies the x grid into `xgrid`, which holds `n_x` elements (exactly the grid's count).
+/// Copies the x grid into `xgrid`, which holds `n_x` elements (exactly the grid's count). The
+/// computed grid, as in `EKO_store_grid`.
 ///
 /// # Safety
 /// `handle`, `store` NULL or live; `xgrid` NULL or writable for `n_x` elements.
@@ -173,16 +220,24 @@ pub unsafe extern "C" fn EKO_store_xgrid(
 ) -> i32 {
     call(handle, || {
         let s = arg(store, "store")?;
-        copy_out(&s.store.metadata().xgrid, xgrid, n_x, "xgrid")
+        copy_out(&s.store.metadata().xgrid, xgrid, n_x, "xgrid", "the store")
     })
 }
 
-fn copy_out<T: Copy>(values: &[T], dst: *mut T, n: i32, name: &str) -> Outcome {
+/// Copies `values` into the caller's `dst` of `n` elements (the argument `name`), which must be
+/// exactly as many as `owner` has.
+pub(super) fn copy_out<T: Copy>(
+    values: &[T],
+    dst: *mut T,
+    n: i32,
+    name: &str,
+    owner: &str,
+) -> Outcome {
     let dst = out(dst, name)?;
     if usize::try_from(n).ok() != Some(values.len()) {
         return Err(Failure::new(
             EKO_ERROR_BAD_SHAPE,
-            format!("{name} holds {n} elements; the store has {}", values.len()),
+            format!("{name} holds {n} elements; {owner} has {}", values.len()),
         ));
     }
     if !(dst as usize).is_multiple_of(std::mem::align_of::<T>()) {
@@ -195,6 +250,78 @@ fn copy_out<T: Copy>(values: &[T], dst: *mut T, n: i32, name: &str) -> Outcome {
     // `values.len()`; the store's memory and the caller's do not overlap.
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len()) };
     Ok(())
+}
+
+/// The shape of the store's final operators (and their errors), `shape[4]` =
+/// `(n_pid_out, n_x_out, n_pid_in, n_x_in)`: `(n_pid, n_x, n_pid, n_x)` of `EKO_store_grid`
+/// unless the store is reshaped (written by a transform: other x grids, another flavour basis,
+/// on either side). The shape `EKO_store_view` gives for `EKO_KIND_OPERATOR`.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `shape` NULL or writable for 4 values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_operator_shape(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    shape: *mut i64,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let dst = shape_out(shape, "shape")?;
+        put_shape(dst, s.store.metadata().operator_shape());
+        Ok(())
+    })
+}
+
+fn operator_side(s: &EKO_Store, side: i32) -> Outcome<(Side, &'static str)> {
+    let m = s.store.metadata();
+    Ok(if is_output(side)? {
+        (m.output_side(), "the store's final operators' output side")
+    } else {
+        (m.input_side(), "the store's final operators' input side")
+    })
+}
+
+/// Copies the pids of `side` (`EKO_SIDE_OUTPUT`: `pid_out`, `EKO_SIDE_INPUT`: `pid_in`) of the
+/// store's final operators into `pids`, which holds `n_pid` elements: exactly the count
+/// `EKO_store_operator_shape` gives (element 0 or 2), else `EKO_ERROR_BAD_SHAPE`. For a store
+/// that is not reshaped, both sides are `EKO_store_pids`.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `pids` NULL or writable for `n_pid` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_side_pids(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    side: i32,
+    pids: *mut i32,
+    n_pid: i32,
+) -> i32 {
+    call(handle, || {
+        let (side, owner) = operator_side(arg(store, "store")?, side)?;
+        copy_out(&side.pids, pids, n_pid, "pids", owner)
+    })
+}
+
+/// Copies the x grid of `side` (`EKO_SIDE_OUTPUT`: `x_out`, `EKO_SIDE_INPUT`: `x_in`) of the
+/// store's final operators into `xgrid`, which holds `n_x` elements: exactly the count
+/// `EKO_store_operator_shape` gives (element 1 or 3), else `EKO_ERROR_BAD_SHAPE`. For a store
+/// that is not reshaped, both sides are `EKO_store_xgrid`.
+///
+/// # Safety
+/// `handle`, `store` NULL or live; `xgrid` NULL or writable for `n_x` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_side_xgrid(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    side: i32,
+    xgrid: *mut f64,
+    n_x: i32,
+) -> i32 {
+    call(handle, || {
+        let (side, owner) = operator_side(arg(store, "store")?, side)?;
+        copy_out(&side.xgrid, xgrid, n_x, "xgrid", owner)
+    })
 }
 
 /// The origin of every evolution: `*mu2` (GeV²), `*nf`.
@@ -303,8 +430,10 @@ pub unsafe extern "C" fn EKO_store_point(
 /// Views the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s `kind`
 /// (`EKO_KIND_OPERATOR` or `EKO_KIND_PARTIAL`) in place: no copy, the file is mapped and read
 /// only where touched. `*view` receives the pointer, shape and strides, valid until
-/// `EKO_store_destroy`. `EKO_ERROR_NOT_FOUND` when the store has no such file. The file must not
-/// be modified in place while viewed (libeko never does: it replaces files by renaming).
+/// `EKO_store_destroy`: the shape is the grid's `(n_pid, n_x, n_pid, n_x)`, except for the final
+/// operators of a reshaped store (`EKO_store_operator_shape`). `EKO_ERROR_NOT_FOUND` when the
+/// store has no such file (a reshaped store has no partials). The file must not be modified in
+/// place while viewed (libeko never does: it replaces files by renaming).
 ///
 /// # Safety
 /// `handle`, `store` NULL or live; `view` NULL or writable.
@@ -336,7 +465,7 @@ pub unsafe extern "C" fn EKO_store_view(
             }
         };
         // The map lives in `s.files` until the store is destroyed: the pointer stays valid.
-        put(out_ptr, view_of(file.view()));
+        put(out_ptr, s.hand_out(view_of(file.view())));
         Ok(())
     })
 }
@@ -398,7 +527,7 @@ pub unsafe extern "C" fn EKO_store_threshold_view(
                 .push(owned);
             v
         };
-        put(out_ptr, result);
+        put(out_ptr, s.hand_out(result));
         Ok(())
     })
 }
@@ -427,8 +556,11 @@ pub unsafe extern "C" fn EKO_store_combine(
 ///
 /// `pdf` and `out` hold `n_elements = n_rep * n_pid * n_x` doubles each, in C order
 /// `[n_rep][n_pid][n_x]` (in Fortran, `pdf(n_x, n_pid, n_rep)`: the same memory). They must not
-/// overlap. The operator file is mapped for the call only and read in its memory order, with no
+/// overlap. For a reshaped store `pdf` is on the final operators' input side
+/// (`[n_rep][n_pid_in][n_x_in]`) and `out` on their output side; both must then hold as many
+/// values per replica (a rotation, or x grids of equal length), else `EKO_ERROR_RESHAPED`. The operator file is mapped for the call only and read in its memory order, with no
 /// copy; loop over `EKO_store_point` to evolve to every point, one operator in memory at a time.
+/// `out` inside a view of this store is `EKO_ERROR_READ_ONLY`.
 /// `threads` 0 means one per core. `EKO_ERROR_NOT_FOUND` when the point has no final operator
 /// (only a partial: combine first). `out` is written only on success.
 ///
@@ -454,7 +586,19 @@ pub unsafe extern "C" fn EKO_store_apply(
         let n_rep = count(n_rep, "n_rep", false)?;
         let n = count(n_elements, "n_elements", false)?;
         let threads = kernel(threads)?.threads();
-        let [n_pid, n_x, ..] = s.store.metadata().operator_shape();
+        let [p_out, x_out, n_pid, n_x] = s.store.metadata().operator_shape();
+        if p_out * x_out != n_pid * n_x {
+            return Err(Failure::new(
+                EKO_ERROR_RESHAPED,
+                format!(
+                    "{}: the store is reshaped to final operators of shape {:?}, which take \
+                     {n_pid} pids x {n_x} x values per replica and give {p_out} x {x_out}: \
+                     EKO_store_apply needs pdf and out of one length",
+                    s.store.dir().display(),
+                    [p_out, x_out, n_pid, n_x]
+                ),
+            ));
+        }
         if Some(n) != n_rep.checked_mul(n_pid * n_x) {
             return Err(Failure::new(
                 EKO_ERROR_BAD_SHAPE,
@@ -474,6 +618,7 @@ pub unsafe extern "C" fn EKO_store_apply(
                 "pdf and out overlap: evolve into separate memory".to_string(),
             ));
         }
+        s.check_not_viewed(output)?;
         if !s.store.files_of(&point).has(FileKind::Operator) {
             return Err(Failure::new(
                 EKO_ERROR_NOT_FOUND,
@@ -495,9 +640,104 @@ pub unsafe extern "C" fn EKO_store_apply(
         // writable for the call) and does not overlap `pdf` (checked above); nothing else in this
         // call reads or writes it.
         let output = unsafe { std::slice::from_raw_parts_mut(out, n) };
-        let dst = ndarray::ArrayViewMut3::from_shape((n_rep, n_pid, n_x), output)
+        let dst = ndarray::ArrayViewMut3::from_shape((n_rep, p_out, x_out), output)
             .expect("length checked");
         crate::apply::apply_operator(file.view(), pdf, dst, threads)?;
+        Ok(())
+    })
+}
+
+/// Whether two sides are the same, bit for bit.
+fn same_side(a: &Side, b: &Side) -> bool {
+    a.pids == b.pids
+        && a.xgrid.len() == b.xgrid.len()
+        && a.xgrid
+            .iter()
+            .zip(&b.xgrid)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// Transforms the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s
+/// `kind` (`EKO_KIND_OPERATOR` or `EKO_KIND_PARTIAL`: what `EKO_store_view` takes) with
+/// `transform` into the host's `out`: `n_out` doubles in `out_layout` (`EKO_LAYOUT_C` or
+/// `EKO_LAYOUT_FORTRAN`) of `EKO_transform_shape`. The file is mapped for the call only and read
+/// in place; the values are those of `EKO_transform_apply` on the viewed operator, bit for bit.
+///
+/// The transform must take operators of the file's sides (bit for bit), as one made by
+/// `EKO_transform_create` from this store (or a store of the same grid) does, else
+/// `EKO_ERROR_INCOMPATIBLE`; partials have the computed grid's sides, final operators the
+/// store's (reshaped or not). Also refused, before anything is written: the enum values and a
+/// bad point (`EKO_ERROR_INVALID_ARGUMENT`), `n_out` (`EKO_ERROR_BAD_SHAPE`), NULL,
+/// alignment (`EKO_ERROR_MISALIGNED`), `out` inside a view of this store (`EKO_ERROR_READ_ONLY`),
+/// a file the store does not have (`EKO_ERROR_NOT_FOUND`). `out` is written only on success.
+/// Several threads may transform from one store at once, each with its own handle.
+///
+/// # Safety
+/// `handle`, `store`, `transform` NULL or live; `out` NULL or writable for `n_out` doubles,
+/// used by nothing else during the call.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn EKO_store_transform(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    transform: *const EKO_Transform,
+    kind: i32,
+    mu2: f64,
+    nf: i32,
+    attribute: i32,
+    out: *mut f64,
+    n_out: i64,
+    out_layout: i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        let t = arg(transform, "transform")?;
+        let point = point(mu2, nf)?;
+        let main = self::kind(kind)?;
+        let file_kind = if is_error(attribute)? {
+            main.companion()
+        } else {
+            main
+        };
+        let order = order_of(out_layout, "out_layout")?;
+        let shape = t.transform.shape();
+        let n = host_length(
+            n_out,
+            "n_out",
+            shape,
+            "the transform makes operators of shape",
+        )?;
+        let output = slice(out.cast_const(), n, "out")?;
+        let m = s.store.metadata();
+        let (sides, what) = if main == FileKind::Partial {
+            let square = Side {
+                xgrid: m.xgrid.clone(),
+                pids: m.pids.clone(),
+            };
+            ([square.clone(), square], "partials")
+        } else {
+            ([m.output_side(), m.input_side()], "final operators")
+        };
+        if !(same_side(&sides[0], &t.source[0]) && same_side(&sides[1], &t.source[1])) {
+            return Err(Failure::new(
+                EKO_ERROR_INCOMPATIBLE,
+                format!(
+                    "{}: the transform takes operators of shape {:?} on other sides (pids, x \
+                     grids) than the store's {what}, of shape {:?}: make it from this store \
+                     with EKO_transform_create",
+                    s.store.dir().display(),
+                    t.transform.source_shape(),
+                    s.store.shape_of(main),
+                ),
+            ));
+        }
+        s.check_not_viewed(output)?;
+        let file = s.store.file(&point, file_kind)?;
+        // SAFETY: `out` passed `slice` for `n` elements, which the caller guarantees writable and
+        // unused elsewhere during the call; the file is a fresh map of its own, and `out` is no
+        // view of this store (checked).
+        let dst = unsafe { host_out(out, n, shape, order) };
+        t.transform.apply(file.view(), dst)?;
         Ok(())
     })
 }
