@@ -9,6 +9,10 @@
 ! n_pid, n_x) is indexed op(pid_out, x_out, pid_in, x_in), never copied, never freed by libeko.
 ! Arrays registered in a dataset must have the target attribute and stay allocated (and untouched
 ! during calls on the dataset) until the dataset is destroyed.
+!
+! Transforms (reinterpolation onto other x grids, rotation to another flavour basis) take and
+! give Fortran arrays op(n_pid_out, n_x_out, n_pid_in, n_x_in) whose extents are checked against
+! the transform (eko_transform_source_shape, eko_transform_shape).
 module eko
     use, intrinsic :: iso_c_binding
     implicit none
@@ -56,6 +60,8 @@ module eko
                                              EKO_ON_CONFLICT_TAKE_SOURCE = 3
     integer(c_int32_t), parameter, public :: EKO_TRANSFER_LINK = 1, EKO_TRANSFER_MOVE = 2, &
                                              EKO_TRANSFER_COPY = 3
+    integer(c_int32_t), parameter, public :: EKO_SIDE_OUTPUT = 1, EKO_SIDE_INPUT = 2
+    integer(c_int32_t), parameter, public :: EKO_BASIS_FLAVOR = 1, EKO_BASIS_EVOL = 2
     ! The ABI this module was written for (the header's EKO_ABI_VERSION; Fortran names ignore
     ! case, so the function eko_abi_version() takes the plain name): compare the two at start-up.
     integer(c_int32_t), parameter, public :: EKO_MODULE_ABI_VERSION = 2
@@ -70,6 +76,14 @@ module eko
     end type
     !> An open store.
     type, public :: eko_store
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> What a transform changes, set one call at a time.
+    type, public :: eko_transform_spec
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> A transform, its matrices precomputed.
+    type, public :: eko_transform
         type(c_ptr) :: ptr = c_null_ptr
     end type
 
@@ -98,6 +112,14 @@ module eko
     public :: eko_store_threshold_operator
     public :: eko_store_combine, eko_store_clean, eko_store_merge, eko_store_split
     public :: eko_store_recover
+    public :: eko_store_operator_shape, eko_store_side_pids, eko_store_side_xgrid
+    public :: eko_store_transform
+    public :: eko_transform_spec_create, eko_transform_spec_destroy
+    public :: eko_transform_spec_set_xgrid, eko_transform_spec_set_basis
+    public :: eko_transform_spec_set_rotation, eko_transform_spec_set_interpolation
+    public :: eko_transform_create, eko_transform_create_for_sides, eko_transform_destroy
+    public :: eko_transform_shape, eko_transform_source_shape
+    public :: eko_transform_side_pids, eko_transform_side_xgrid, eko_transform_apply
 
     interface
         function c_abi_version() bind(c, name="EKO_abi_version") result(v)
@@ -382,6 +404,150 @@ module eko
             character(kind=c_char), intent(in) :: dest(*)
             type(c_ptr), intent(in) :: sources(*)
             integer(c_int32_t), value :: n, on_conflict, transfer
+            integer(c_int32_t) :: s
+        end function
+        function c_store_operator_shape(h, store, shape) &
+            bind(c, name="EKO_store_operator_shape") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, store
+            integer(c_int64_t), intent(out) :: shape(4)
+            integer(c_int32_t) :: s
+        end function
+        function c_store_side_pids(h, store, side, pids, n) &
+            bind(c, name="EKO_store_side_pids") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), value :: side, n
+            integer(c_int32_t), intent(out) :: pids(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_store_side_xgrid(h, store, side, xgrid, n) &
+            bind(c, name="EKO_store_side_xgrid") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, store
+            integer(c_int32_t), value :: side, n
+            real(c_double), intent(out) :: xgrid(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_store_transform(h, store, t, kind, mu2, nf, attribute, out, n, layout) &
+            bind(c, name="EKO_store_transform") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, store, t
+            integer(c_int32_t), value :: kind, nf, attribute, layout
+            real(c_double), value :: mu2
+            real(c_double), intent(inout) :: out(*)
+            integer(c_int64_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_spec_create(h, spec) &
+            bind(c, name="EKO_transform_spec_create") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h
+            type(c_ptr), intent(out) :: spec
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_transform_spec_destroy(spec) bind(c, name="EKO_transform_spec_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: spec
+        end subroutine
+        function c_transform_spec_set_xgrid(h, spec, side, xgrid, n) &
+            bind(c, name="EKO_transform_spec_set_xgrid") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, spec
+            integer(c_int32_t), value :: side, n
+            real(c_double), intent(in) :: xgrid(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_spec_set_basis(h, spec, side, basis) &
+            bind(c, name="EKO_transform_spec_set_basis") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, spec
+            integer(c_int32_t), value :: side, basis
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_spec_set_rotation(h, spec, side, matrix, pids, n) &
+            bind(c, name="EKO_transform_spec_set_rotation") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, spec
+            integer(c_int32_t), value :: side, n
+            real(c_double), intent(in) :: matrix(*)
+            integer(c_int32_t), intent(in) :: pids(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_spec_set_interpolation(h, spec, degree, is_log) &
+            bind(c, name="EKO_transform_spec_set_interpolation") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, spec
+            integer(c_int32_t), value :: degree, is_log
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_create(h, store, spec, threads, t) &
+            bind(c, name="EKO_transform_create") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, store, spec
+            integer(c_int32_t), value :: threads
+            type(c_ptr), intent(out) :: t
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_create_for_sides(h, spec, pids_out, n_pid_out, xgrid_out, n_x_out, &
+                                              pids_in, n_pid_in, xgrid_in, n_x_in, threads, t) &
+            bind(c, name="EKO_transform_create_for_sides") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, spec
+            integer(c_int32_t), intent(in) :: pids_out(*), pids_in(*)
+            real(c_double), intent(in) :: xgrid_out(*), xgrid_in(*)
+            integer(c_int32_t), value :: n_pid_out, n_x_out, n_pid_in, n_x_in, threads
+            type(c_ptr), intent(out) :: t
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_transform_destroy(t) bind(c, name="EKO_transform_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: t
+        end subroutine
+        function c_transform_shape(h, t, shape) bind(c, name="EKO_transform_shape") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, t
+            integer(c_int64_t), intent(out) :: shape(4)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_source_shape(h, t, shape) &
+            bind(c, name="EKO_transform_source_shape") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, t
+            integer(c_int64_t), intent(out) :: shape(4)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_side_pids(h, t, side, pids, n) &
+            bind(c, name="EKO_transform_side_pids") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, t
+            integer(c_int32_t), value :: side, n
+            integer(c_int32_t), intent(out) :: pids(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_side_xgrid(h, t, side, xgrid, n) &
+            bind(c, name="EKO_transform_side_xgrid") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, t
+            integer(c_int32_t), value :: side, n
+            real(c_double), intent(out) :: xgrid(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_check_shapes(h, t, op_shape, out_shape) &
+            bind(c, name="EKO_transform_check_shapes") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, t
+            integer(c_int64_t), intent(in) :: op_shape(4), out_shape(4)
+            integer(c_int32_t) :: s
+        end function
+        function c_transform_apply(h, t, op, n_op, op_layout, out, n_out, out_layout) &
+            bind(c, name="EKO_transform_apply") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, t
+            real(c_double), intent(in) :: op(*)
+            real(c_double), intent(inout) :: out(*)
+            integer(c_int64_t), value :: n_op, n_out
+            integer(c_int32_t), value :: op_layout, out_layout
             integer(c_int32_t) :: s
         end function
     end interface
@@ -742,7 +908,8 @@ contains
     !> mapped in place, no copy, read-only, valid until eko_store_destroy. layout tells the
     !> index order: EKO_LAYOUT_FORTRAN gives op(pid_out, x_out, pid_in, x_in); EKO_LAYOUT_C
     !> (files written in C order, as eko and NumPy write them) gives op(x_in, pid_in, x_out,
-    !> pid_out).
+    !> pid_out). The extents are the grid's, or eko_store_operator_shape's for the final
+    !> operators of a reshaped store.
     function eko_store_operator(h, store, kind, mu2, nf, attribute, op, layout) result(s)
         type(eko_handle), intent(in) :: h
         type(eko_store), intent(in) :: store
@@ -870,6 +1037,218 @@ contains
         call c_strings(dests, names, ptrs)
         s = c_store_split(h%ptr, c_string(source), ptrs, size(dests, kind=c_int32_t), &
                           boundaries, transfer)
+    end function
+
+    !> The shape of the store's final operators, shape = (n_pid_out, n_x_out, n_pid_in,
+    !> n_x_in): the grid's (n_pid, n_x, n_pid, n_x) unless the store is reshaped.
+    function eko_store_operator_shape(h, store, shape) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int64_t), intent(out) :: shape(4)
+        integer(c_int32_t) :: s
+        s = c_store_operator_shape(h%ptr, store%ptr, shape)
+    end function
+
+    !> The pids of side (EKO_SIDE_*) of the store's final operators, into pids(n).
+    function eko_store_side_pids(h, store, side, pids) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(in) :: side
+        integer(c_int32_t), intent(out) :: pids(:)
+        integer(c_int32_t) :: s
+        s = c_store_side_pids(h%ptr, store%ptr, side, pids, size(pids, kind=c_int32_t))
+    end function
+
+    !> The x grid of side (EKO_SIDE_*) of the store's final operators, into xgrid(n).
+    function eko_store_side_xgrid(h, store, side, xgrid) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        integer(c_int32_t), intent(in) :: side
+        real(c_double), intent(out) :: xgrid(:)
+        integer(c_int32_t) :: s
+        s = c_store_side_xgrid(h%ptr, store%ptr, side, xgrid, size(xgrid, kind=c_int32_t))
+    end function
+
+    !> Transforms the attribute (EKO_ATTRIBUTE_*) of point (mu2, nf)'s kind (EKO_KIND_*) with t
+    !> into out(n_pid_out, n_x_out, n_pid_in, n_x_in), whose extents are checked against
+    !> eko_transform_shape (EKO_ERROR_BAD_SHAPE). out is written only on success.
+    function eko_store_transform(h, store, t, kind, mu2, nf, attribute, out) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        type(eko_transform), intent(in) :: t
+        integer(c_int32_t), intent(in) :: kind, nf, attribute
+        real(c_double), intent(in) :: mu2
+        real(c_double), contiguous, intent(inout) :: out(:, :, :, :)
+        integer(c_int32_t) :: s
+        integer(c_int64_t) :: source(4)
+        s = c_transform_source_shape(h%ptr, t%ptr, source)
+        if (s /= EKO_OK) return
+        s = c_transform_check_shapes(h%ptr, t%ptr, source, shape(out, kind=c_int64_t))
+        if (s /= EKO_OK) return
+        s = c_store_transform(h%ptr, store%ptr, t%ptr, kind, mu2, nf, attribute, out, &
+                              size(out, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+    end function
+
+    !> A new spec, asking nothing yet.
+    function eko_transform_spec_create(h, spec) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform_spec), intent(inout) :: spec
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_transform_spec_create(h%ptr, p)
+        if (s == EKO_OK) spec%ptr = p
+    end function
+
+    !> Frees a spec (transforms made from it are not affected).
+    subroutine eko_transform_spec_destroy(spec)
+        type(eko_transform_spec), intent(inout) :: spec
+        call c_transform_spec_destroy(spec%ptr)
+        spec%ptr = c_null_ptr
+    end subroutine
+
+    !> Asks that side (EKO_SIDE_*) be reinterpolated onto xgrid(:).
+    function eko_transform_spec_set_xgrid(h, spec, side, xgrid) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: side
+        real(c_double), intent(in) :: xgrid(:)
+        integer(c_int32_t) :: s
+        s = c_transform_spec_set_xgrid(h%ptr, spec%ptr, side, xgrid, size(xgrid, kind=c_int32_t))
+    end function
+
+    !> Asks that side (EKO_SIDE_*) be rotated to basis (EKO_BASIS_FLAVOR, EKO_BASIS_EVOL).
+    function eko_transform_spec_set_basis(h, spec, side, basis) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: side, basis
+        integer(c_int32_t) :: s
+        s = c_transform_spec_set_basis(h%ptr, spec%ptr, side, basis)
+    end function
+
+    !> Asks that side (EKO_SIDE_*) be rotated by matrix(new, old), n x n, into the n new pids(:)
+    !> (a PDF in the new basis is matmul(matrix, pdf)). A matrix that is not size(pids) square
+    !> returns EKO_ERROR_BAD_SHAPE without calling libeko (the handle keeps its previous state).
+    function eko_transform_spec_set_rotation(h, spec, side, matrix, pids) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: side
+        real(c_double), intent(in) :: matrix(:, :)
+        integer(c_int32_t), intent(in) :: pids(:)
+        integer(c_int32_t) :: s
+        real(c_double) :: rows(size(pids), size(pids))
+        if (size(matrix, 1) /= size(pids) .or. size(matrix, 2) /= size(pids)) then
+            s = EKO_ERROR_BAD_SHAPE ! checked here: the C call cannot see the array's size
+            return
+        end if
+        rows = transpose(matrix) ! libeko reads the matrix row-major: matrix(new, old) by rows
+        s = c_transform_spec_set_rotation(h%ptr, spec%ptr, side, rows, pids, &
+                                          size(pids, kind=c_int32_t))
+    end function
+
+    !> Sets the interpolation: Lagrange polynomials of degree, in ln x when is_log.
+    function eko_transform_spec_set_interpolation(h, spec, degree, is_log) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: degree
+        logical, intent(in) :: is_log
+        integer(c_int32_t) :: s
+        s = c_transform_spec_set_interpolation(h%ptr, spec%ptr, degree, &
+                                               merge(1_c_int32_t, 0_c_int32_t, is_log))
+    end function
+
+    !> The transform spec asks of the store's final operators, on threads threads (0: one per
+    !> core).
+    function eko_transform_create(h, store, spec, threads, t) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: threads
+        type(eko_transform), intent(inout) :: t
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_transform_create(h%ptr, store%ptr, spec%ptr, threads, p)
+        if (s == EKO_OK) t%ptr = p
+    end function
+
+    !> The transform spec asks of operators whose output side is (pids_out(:), xgrid_out(:))
+    !> and input side (pids_in(:), xgrid_in(:)): a host's arrays, no store.
+    function eko_transform_create_for_sides(h, spec, pids_out, xgrid_out, pids_in, xgrid_in, &
+                                            threads, t) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: pids_out(:), pids_in(:)
+        real(c_double), intent(in) :: xgrid_out(:), xgrid_in(:)
+        integer(c_int32_t), intent(in) :: threads
+        type(eko_transform), intent(inout) :: t
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_transform_create_for_sides(h%ptr, spec%ptr, &
+                                         pids_out, size(pids_out, kind=c_int32_t), &
+                                         xgrid_out, size(xgrid_out, kind=c_int32_t), &
+                                         pids_in, size(pids_in, kind=c_int32_t), &
+                                         xgrid_in, size(xgrid_in, kind=c_int32_t), threads, p)
+        if (s == EKO_OK) t%ptr = p
+    end function
+
+    !> Frees a transform.
+    subroutine eko_transform_destroy(t)
+        type(eko_transform), intent(inout) :: t
+        call c_transform_destroy(t%ptr)
+        t%ptr = c_null_ptr
+    end subroutine
+
+    !> The shape of the operators the transform makes: (n_pid_out, n_x_out, n_pid_in, n_x_in).
+    function eko_transform_shape(h, t, shape) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform), intent(in) :: t
+        integer(c_int64_t), intent(out) :: shape(4)
+        integer(c_int32_t) :: s
+        s = c_transform_shape(h%ptr, t%ptr, shape)
+    end function
+
+    !> The shape of the operators the transform takes.
+    function eko_transform_source_shape(h, t, shape) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform), intent(in) :: t
+        integer(c_int64_t), intent(out) :: shape(4)
+        integer(c_int32_t) :: s
+        s = c_transform_source_shape(h%ptr, t%ptr, shape)
+    end function
+
+    !> The pids of side (EKO_SIDE_*) of the operators the transform makes, into pids(n).
+    function eko_transform_side_pids(h, t, side, pids) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform), intent(in) :: t
+        integer(c_int32_t), intent(in) :: side
+        integer(c_int32_t), intent(out) :: pids(:)
+        integer(c_int32_t) :: s
+        s = c_transform_side_pids(h%ptr, t%ptr, side, pids, size(pids, kind=c_int32_t))
+    end function
+
+    !> The x grid of side (EKO_SIDE_*) of the operators the transform makes, into xgrid(n).
+    function eko_transform_side_xgrid(h, t, side, xgrid) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform), intent(in) :: t
+        integer(c_int32_t), intent(in) :: side
+        real(c_double), intent(out) :: xgrid(:)
+        integer(c_int32_t) :: s
+        s = c_transform_side_xgrid(h%ptr, t%ptr, side, xgrid, size(xgrid, kind=c_int32_t))
+    end function
+
+    !> Transforms op(n_pid_out, n_x_out, n_pid_in, n_x_in) (the source shape) into out (the
+    !> result shape), both Fortran arrays; their extents are checked (EKO_ERROR_BAD_SHAPE). out
+    !> is written only on success.
+    function eko_transform_apply(h, t, op, out) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_transform), intent(in) :: t
+        real(c_double), contiguous, intent(in) :: op(:, :, :, :)
+        real(c_double), contiguous, intent(inout) :: out(:, :, :, :)
+        integer(c_int32_t) :: s
+        s = c_transform_check_shapes(h%ptr, t%ptr, shape(op, kind=c_int64_t), &
+                                     shape(out, kind=c_int64_t))
+        if (s /= EKO_OK) return
+        s = c_transform_apply(h%ptr, t%ptr, op, size(op, kind=c_int64_t), EKO_LAYOUT_FORTRAN, &
+                              out, size(out, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
     end function
 
     ! NUL-terminated copies of strings(:) in names(:, i), and pointers to them.
