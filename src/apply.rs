@@ -3,8 +3,8 @@
 //!
 //! A PDF is given on the operators' input side as `(n_pid, n_x)`, or as replicas `(n_rep, n_pid,
 //! n_x)`; the result for one point has the same shape on their output side (the same shape, for a
-//! store that was not reshaped). A [`Transform`](crate::transform::Transform) may be applied to
-//! each operator on the way, so a PDF on another x grid or basis is evolved directly. [`apply_operator`] evolves with one operator
+//! store that was not reshaped). A [`Transform`] may be applied to each operator on the way, so a
+//! PDF on another x grid or basis is evolved directly. [`apply_operator`] evolves with one operator
 //! (a mapped store file or any array); [`apply_store`] and [`apply_to_file`] walk the final
 //! operators of a store, mapping one file at a time, so memory holds one operator's pages and the
 //! output, whatever the number of points.

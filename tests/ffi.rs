@@ -1394,7 +1394,7 @@ fn transforms_that_cannot_be_made_say_why() {
     transform_store(&old_dir, &old);
     let old_store = open_store(&h, &old_dir);
     let spec = Spec::new(&h).xgrid(&h, EKO_SIDE_INPUT, &geomspace(1e-3, 1.0, 5));
-    let words = "records none (field `interpolation`";
+    let words = "none is known: a store records it in metadata.json (field `interpolation`";
     // SAFETY: live objects, a writable out-parameter.
     unsafe {
         h.fails(

@@ -153,12 +153,12 @@ impl Transform {
             None if x_changes => {
                 return Err(Error::Transform {
                     reason: "reinterpolation needs the interpolation the operators were computed \
-                             with, and the store's metadata.json records none (field \
+                             with, and none is known: a store records it in metadata.json (field \
                              `interpolation`: polynomial degree and whether in ln x; eko's operator \
                              card `configs.interpolation_polynomial_degree` and \
-                             `interpolation_is_log` also serve): give it (eko reshape \
-                             --interpolation log:4, Rust TransformSpec::interpolation, C \
-                             EKO_transform_spec_set_interpolation)"
+                             `interpolation_is_log` also serve), and host operators have none; \
+                             give it (eko reshape --interpolation log:4, Rust \
+                             TransformSpec::interpolation, C EKO_transform_spec_set_interpolation)"
                         .into(),
                 });
             }
