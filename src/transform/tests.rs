@@ -163,7 +163,7 @@ fn bad_input_is_named() {
     let mut old = m.clone();
     old.interpolation = None;
     let e = Transform::new(&old, &spec(Some(vec![0.5, 1.0]), None, None, None)).unwrap_err().to_string();
-    assert!(e.contains("records none (field `interpolation`"), "{e}");
+    assert!(e.contains("none is known: a store records it in metadata.json (field `interpolation`"), "{e}");
     let mut custom = m.clone();
     custom.pids = vec![21, 1];
     let e = Transform::new(&custom, &spec(None, None, None, Some(Basis::Evol))).unwrap_err().to_string();
