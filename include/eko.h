@@ -653,7 +653,9 @@ int32_t EKO_store_combine(EKO_Handle *handle, const char *dir, int32_t threads);
 // `[n_rep][n_pid][n_x]` (in Fortran, `pdf(n_x, n_pid, n_rep)`: the same memory). They must not
 // overlap. For a reshaped store `pdf` is on the final operators' input side
 // (`[n_rep][n_pid_in][n_x_in]`) and `out` on their output side; both must then hold as many
-// values per replica (a rotation, or x grids of equal length), else `EKO_ERROR_RESHAPED`. The operator file is mapped for the call only and read in its memory order, with no
+// values per replica (a rotation, or x grids of equal length), else `EKO_ERROR_RESHAPED`:
+// `EKO_store_apply_transformed` takes each buffer with its own length (and a transform, or NULL).
+// The operator file is mapped for the call only and read in its memory order, with no
 // copy; loop over `EKO_store_point` to evolve to every point, one operator in memory at a time.
 // `out` inside a view of this store is `EKO_ERROR_READ_ONLY`.
 // `threads` 0 means one per core. `EKO_ERROR_NOT_FOUND` when the point has no final operator
@@ -671,6 +673,64 @@ int32_t EKO_store_apply(EKO_Handle *handle,
                         int64_t n_rep,
                         int64_t n_elements,
                         int32_t threads);
+
+// Evolves PDFs with point (`mu2`, `nf`)'s final operator, transformed first by `transform`
+// when it is not NULL: `out[r][a][j] = sum over b, k of O'[a][j][b][k] * pdf[r][b][k]` for
+// `n_rep` replicas, `O'` the operator `EKO_store_transform` would give (into a scratch buffer
+// of the call, never the host's), or the stored operator when `transform` is NULL.
+//
+// `pdf` holds `n_pdf = n_rep * n_pid_in * n_x_in` doubles in C order `[n_rep][n_pid_in][n_x_in]`
+// (Fortran `pdf(n_x_in, n_pid_in, n_rep)`), on the input side of the operators applied: the
+// transform's result (`EKO_transform_shape`, elements 2 and 3; `EKO_transform_side_pids` /
+// `_side_xgrid` with `EKO_SIDE_INPUT`), or the store's final operators
+// (`EKO_store_operator_shape`; `EKO_store_side_*`). `out` holds `n_out = n_rep * n_pid_out *
+// n_x_out` doubles on their output side, `[n_rep][n_pid_out][n_x_out]`. So a reshaped store
+// whose sides differ in length, and a PDF on another x grid or in another basis than the
+// store's (through a transform), are evolved directly. The values are those of the Rust
+// `eko::apply::apply_store` with the same transform, bit for bit.
+//
+// The transform must take the store's final operators (their sides, bit for bit), as one made
+// by `EKO_transform_create` from this store does, else `EKO_ERROR_INCOMPATIBLE`. Also refused,
+// before anything is written: a bad point or count (`EKO_ERROR_INVALID_ARGUMENT`), `n_pdf` or
+// `n_out` not the sides' lengths (`EKO_ERROR_BAD_SHAPE`, naming the side), NULL, alignment
+// (`EKO_ERROR_MISALIGNED`), `pdf` and `out` overlapping (`EKO_ERROR_OVERLAPPING`), `out` inside
+// a view of this store (`EKO_ERROR_READ_ONLY`), a point without a final operator
+// (`EKO_ERROR_NOT_FOUND`). The operator file is mapped for the call only. `threads` 0 means
+// one per core (the product; the transform runs on the threads it was made with). `out` is
+// written only on success.
+//
+// # Safety
+// `handle`, `store`, `transform` NULL or live; `pdf` NULL or readable for `n_pdf` doubles;
+// `out` NULL or writable for `n_out` doubles, used by nothing else during the call.
+int32_t EKO_store_apply_transformed(EKO_Handle *handle,
+                                    const EKO_Store *store,
+                                    const EKO_Transform *transform,
+                                    double mu2,
+                                    int32_t nf,
+                                    const double *pdf,
+                                    int64_t n_pdf,
+                                    double *out,
+                                    int64_t n_out,
+                                    int64_t n_rep,
+                                    int32_t threads);
+
+// Checks that PDF arrays with the 3 extents `pdf_shape` and `out_shape`, each `(n_rep, n_pid,
+// n_x)` in C index order (a Fortran array `pdf(n_x, n_pid, n_rep)` passes its extents
+// reversed), are what `EKO_store_apply_transformed` takes and gives with `store` and
+// `transform` (NULL: none): the input and output sides' counts, one `n_rep`, positive.
+// `EKO_ERROR_BAD_SHAPE` naming the shapes otherwise; a transform not made for the store is
+// `EKO_ERROR_INCOMPATIBLE`. `EKO_store_apply_transformed` sees only lengths; a host that knows
+// its arrays' extents (the Fortran module does) calls this first, so that an array declared
+// with its dimensions in another order is refused.
+//
+// # Safety
+// `handle`, `store`, `transform` NULL or live; `pdf_shape`, `out_shape` NULL or readable for 3
+// values.
+int32_t EKO_store_apply_check_shapes(EKO_Handle *handle,
+                                     const EKO_Store *store,
+                                     const EKO_Transform *transform,
+                                     const int64_t *pdf_shape,
+                                     const int64_t *out_shape);
 
 // Transforms the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s
 // `kind` (`EKO_KIND_OPERATOR` or `EKO_KIND_PARTIAL`: what `EKO_store_view` takes) with
@@ -701,6 +761,34 @@ int32_t EKO_store_transform(EKO_Handle *handle,
                             int64_t n_out,
                             int32_t out_layout);
 
+// Writes the final operators of the store in `dir`, transformed as `spec` asks (each with its
+// error), as a new store in `dest`: the C form of `eko reshape` (and of the Rust
+// `eko::transform::reshape`), on `threads` threads per operator (0: one per core). `dest` must
+// not exist, or be an empty directory, outside any store; the new store is built in a
+// temporary directory beside it and renamed into place when complete, so on failure (or if the
+// process is killed) nothing appears at `dest` (`EKO_store_recover` of `dest` removes a killed
+// call's directory; so does the next reshape to `dest`). The new store records its sides, the
+// interpolation used, and under `reshaped_from` the transform, the source's absolute path and
+// that it was made through the C ABI. Open it with `EKO_store_open`: its final operators have
+// the shape and sides of `EKO_transform_create` with the same spec on the source store
+// (`EKO_store_operator_shape`, `EKO_store_side_*`); it has no partials or threshold elements.
+//
+// Refused, with nothing written: NULL (`EKO_ERROR_NULL_ARGUMENT`); a spec asking for nothing,
+// a point with only a partial (combine first), a store without final operators, `dest` inside
+// a store (`EKO_ERROR_INVALID_ARGUMENT`); what the transform cannot do, as in
+// `EKO_transform_create` (`EKO_ERROR_TRANSFORM`); `dest` a non-empty directory
+// (`EKO_ERROR_NOT_EMPTY`) or a file (`EKO_ERROR_NOT_A_STORE`); `dir` not a store
+// (`EKO_ERROR_NOT_A_STORE`), an unreadable or damaged operator (`EKO_ERROR_IO`,
+// `EKO_ERROR_MALFORMED_FILE`).
+//
+// # Safety
+// `handle`, `spec` NULL or live; `dir`, `dest` NULL or NUL-terminated strings.
+int32_t EKO_store_reshape(EKO_Handle *handle,
+                          const char *dir,
+                          const char *dest,
+                          const EKO_TransformSpec *spec,
+                          int32_t threads);
+
 // Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 // partials still need it, unless `force` is non-zero.
 //
@@ -711,9 +799,9 @@ int32_t EKO_store_clean(EKO_Handle *handle, const char *dir, int32_t force);
 // Brings the store at `dir` back to a consistent state after an interrupted operation, as
 // `eko recover` does: waits for the store's lock, finishes an operation that had passed its
 // commit point or undoes one that had not, and removes the temporary files of processes that
-// are gone and orphan error files. Also removes a dead import's leftovers beside `dir` (then
-// `dir` need not exist). Every store-changing call does this itself on the store it changes;
-// call it to clean up a store no one will write to again.
+// are gone and orphan error files. Also removes a dead import's or reshape's leftovers beside
+// `dir` (then `dir` need not exist). Every store-changing call does this itself on the store it
+// changes; call it to clean up a store no one will write to again.
 //
 // # Safety
 // `handle` NULL or live; `dir` NULL or a NUL-terminated string.

@@ -373,6 +373,22 @@ pub fn apply_store(
     Ok(out)
 }
 
+/// Evolves `pdf` (`(n_rep, n_pid_in, n_x_in)`) to one `point` into `out` (`(n_rep, n_pid_out,
+/// n_x_out)`), as [`apply_store`] does for each of its points: the point's final operator,
+/// transformed first into a scratch buffer when a `transform` (made for this store) is given.
+/// `out` is written only on success.
+pub fn apply_point(
+    store: &Store,
+    point: &EvolutionPoint,
+    pdf: ArrayView3<'_, f64>,
+    out: ArrayViewMut3<'_, f64>,
+    threads: usize,
+    transform: Option<&Transform>,
+) -> Result<()> {
+    Operators::new(store, transform)?.apply(point, pdf, out, threads)?;
+    Ok(())
+}
+
 /// What [`apply_to_file`] wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplyReport {

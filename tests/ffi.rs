@@ -2053,3 +2053,749 @@ fn a_reshaped_stores_views_and_sides_have_the_final_operators_shape() {
         EKO_store_destroy(store);
     }
 }
+
+// ---- Evolving through a transform (EKO_store_apply_transformed) and reshaping from C
+// (EKO_store_reshape).
+
+use eko::apply::apply_store;
+use ndarray::Array3;
+
+/// PDF replicas on a side of `n_pid` x `n_x`, varied by `tag`.
+fn pdfs(n_rep: usize, n_pid: usize, n_x: usize, tag: f64) -> Array3<f64> {
+    Array3::from_shape_fn((n_rep, n_pid, n_x), |(r, b, k)| {
+        0.5 + (tag + 0.37 * (r * 31 + b * 7 + k) as f64).sin()
+    })
+}
+
+fn bits3(a: &[f64]) -> Vec<u64> {
+    a.iter().map(|v| v.to_bits()).collect()
+}
+
+/// `EKO_store_apply_transformed` into a new buffer of `n_out` doubles (NaN where unwritten).
+#[allow(clippy::too_many_arguments)]
+fn apply_c(
+    h: &Handle,
+    store: *const EKO_Store,
+    t: *const EKO_Transform,
+    p: EvolutionPoint,
+    pdf: &Array3<f64>,
+    n_out: usize,
+    threads: i32,
+) -> Vec<f64> {
+    let mut out = vec![f64::NAN; n_out];
+    let input = pdf.as_slice().unwrap();
+    // SAFETY: live objects (or a NULL transform); buffers of the stated lengths.
+    h.ok(unsafe {
+        EKO_store_apply_transformed(
+            h.0,
+            store,
+            t,
+            p.mu2,
+            i32::from(p.nf),
+            input.as_ptr(),
+            input.len() as i64,
+            out.as_mut_ptr(),
+            n_out as i64,
+            pdf.shape()[0] as i64,
+            threads,
+        )
+    });
+    out
+}
+
+/// A store with final operators (with errors) only, at the points of [`transform_store`].
+fn final_store(dir: &std::path::Path, metadata: &Metadata) -> Vec<EvolutionPoint> {
+    let mut store = Store::create(dir, metadata).unwrap();
+    let points = vec![point(10.0, 4), point(100.0, 5)];
+    for (k, p) in points.iter().enumerate() {
+        let op = common::operator(p, N_X, k as f64);
+        let err = op.mapv(|v| 1e-4 * v.sin());
+        store.insert_operator(*p, &op, Some(&err)).unwrap();
+    }
+    points
+}
+
+/// What `EKO_store_reshape` records of itself, for a Rust reshape to write the same metadata.
+fn c_provenance(source: &std::path::Path) -> serde_json::Value {
+    serde_json::json!({
+        "source": std::path::absolute(source).unwrap(),
+        "by": format!("EKO_store_reshape, the C ABI (libeko {})", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// The C spec of [`reshaping_spec`].
+fn c_reshaping_spec(h: &Handle) -> Spec {
+    let rust = reshaping_spec();
+    Spec::new(h)
+        .xgrid(h, EKO_SIDE_OUTPUT, rust.output.xgrid.as_ref().unwrap())
+        .basis(h, EKO_SIDE_OUTPUT, EKO_BASIS_EVOL)
+        .xgrid(h, EKO_SIDE_INPUT, rust.input.xgrid.as_ref().unwrap())
+}
+
+#[test]
+fn applying_through_a_transform_equals_the_rust_apply_bit_for_bit() {
+    let metadata = common::metadata(N_X);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let points = transform_store(&dir, &metadata);
+    let square = Store::open(&dir).unwrap();
+    let rust = Transform::new(&metadata, &reshaping_spec()).unwrap();
+    let h = Handle::new();
+    let store = open_store(&h, &dir);
+    let t = Tf::from_store(&h, store, &c_reshaping_spec(&h), 2);
+    assert_eq!(t.shape(&h), [14, 9, 14, 7]);
+    let n_rep = 3;
+
+    // Through the transform: the PDF on its input side (14 x 7), the result on its output side
+    // (14 x 9), equal to the Rust apply with the same transform, on any number of threads.
+    let pdf = pdfs(n_rep, 14, 7, 0.1);
+    for p in &points {
+        let want = apply_store(&square, &[*p], pdf.view(), 1, Some(&rust), |_| {}).unwrap();
+        for threads in [0, 1, 2] {
+            let got = apply_c(&h, store, t.0, *p, &pdf, n_rep * 14 * 9, threads);
+            assert_eq!(
+                bits3(&got),
+                bits3(want.as_slice().unwrap()),
+                "{p}, {threads} threads"
+            );
+        }
+    }
+
+    // Without a transform, on a square store: the Rust apply, and EKO_store_apply, bit for bit.
+    let pdf = pdfs(n_rep, 14, N_X, 0.2);
+    let p = points[1];
+    let want = apply_store(&square, &[p], pdf.view(), 1, None, |_| {}).unwrap();
+    let got = apply_c(&h, store, ptr::null(), p, &pdf, n_rep * 14 * N_X, 1);
+    assert_eq!(bits3(&got), bits3(want.as_slice().unwrap()));
+    let mut plain = vec![f64::NAN; got.len()];
+    // SAFETY: live objects; buffers of the stated lengths.
+    h.ok(unsafe {
+        EKO_store_apply(
+            h.0,
+            store,
+            p.mu2,
+            i32::from(p.nf),
+            pdf.as_ptr(),
+            plain.as_mut_ptr(),
+            n_rep as i64,
+            plain.len() as i64,
+            2,
+        )
+    });
+    assert_eq!(bits3(&plain), bits3(&got));
+
+    // A reshaped store whose sides differ in length: EKO_store_apply refuses it and points to
+    // EKO_store_apply_transformed, which evolves it, with no transform or with one made from
+    // the reshaped store (back to the flavour basis on the output side, the evolution basis on
+    // the input side).
+    let reshaped_dir = tmp.path().join("reshaped");
+    let finals = tmp.path().join("finals");
+    final_store(&finals, &metadata);
+    eko::transform::reshape(
+        &Store::open(&finals).unwrap(),
+        &reshaped_dir,
+        &reshaping_spec(),
+        1,
+        serde_json::json!({}),
+        |_| {},
+    )
+    .unwrap();
+    let reshaped = Store::open(&reshaped_dir).unwrap();
+    let rstore = open_store(&h, &reshaped_dir);
+    let pdf = pdfs(1, 14, 7, 0.3);
+    let mut evolved = vec![0.0; 14 * 9];
+    // SAFETY: live objects; `evolved` holds 14 * 9 doubles, more than the length given.
+    h.fails(
+        unsafe {
+            EKO_store_apply(
+                h.0,
+                rstore,
+                p.mu2,
+                i32::from(p.nf),
+                pdf.as_ptr(),
+                evolved.as_mut_ptr(),
+                1,
+                14 * 7,
+                1,
+            )
+        },
+        EKO_ERROR_RESHAPED,
+        "EKO_store_apply needs pdf and out of one length; EKO_store_apply_transformed takes each \
+         with its own",
+    );
+    let want = apply_store(&reshaped, &[p], pdf.view(), 1, None, |_| {}).unwrap();
+    let got = apply_c(&h, rstore, ptr::null(), p, &pdf, 14 * 9, 2);
+    assert_eq!(bits3(&got), bits3(want.as_slice().unwrap()));
+    // The reshaped store evolves as the square store through the transform, bit for bit: the
+    // same transformed operator, applied by the same code.
+    let through = apply_c(&h, store, t.0, p, &pdf, 14 * 9, 1);
+    assert_eq!(bits3(&through), bits3(&got));
+    let back_spec = TransformSpec {
+        output: SideChange {
+            xgrid: None,
+            rotation: Some(Rotation::To(Basis::Flavor)),
+        },
+        input: SideChange {
+            xgrid: None,
+            rotation: Some(Rotation::To(Basis::Evol)),
+        },
+        interpolation: None,
+    };
+    let rust_back = Transform::new(reshaped.metadata(), &back_spec).unwrap();
+    let back = Tf::from_store(
+        &h,
+        rstore,
+        &Spec::new(&h)
+            .basis(&h, EKO_SIDE_OUTPUT, EKO_BASIS_FLAVOR)
+            .basis(&h, EKO_SIDE_INPUT, EKO_BASIS_EVOL),
+        1,
+    );
+    assert_eq!(back.side(&h, EKO_SIDE_INPUT).pids, EVOLUTION_BASIS);
+    let pdf = pdfs(2, 14, 7, 0.4);
+    let want = apply_store(&reshaped, &[p], pdf.view(), 1, Some(&rust_back), |_| {}).unwrap();
+    let got = apply_c(&h, rstore, back.0, p, &pdf, 2 * 14 * 9, 0);
+    assert_eq!(bits3(&got), bits3(want.as_slice().unwrap()));
+
+    // A PDF in a store view (read-only memory) is a fine input.
+    let mut v = EKO_View {
+        data: ptr::null(),
+        shape: [0; 4],
+        strides: [0; 4],
+        layout: 0,
+    };
+    // SAFETY: live objects; `v` writable; the view holds 14 * 9 * 14 * 7 doubles.
+    unsafe {
+        h.ok(EKO_store_view(
+            h.0,
+            rstore,
+            EKO_KIND_OPERATOR,
+            p.mu2,
+            i32::from(p.nf),
+            EKO_ATTRIBUTE_VALUE,
+            &mut v,
+        ));
+        let mut out = vec![0.0; 9 * 14 * 9];
+        h.ok(EKO_store_apply_transformed(
+            h.0,
+            rstore,
+            ptr::null(),
+            p.mu2,
+            i32::from(p.nf),
+            v.data,
+            9 * 14 * 7,
+            out.as_mut_ptr(),
+            out.len() as i64,
+            9,
+            1,
+        ));
+        let as_pdf = Array3::from_shape_vec(
+            (9, 14, 7),
+            std::slice::from_raw_parts(v.data, 9 * 14 * 7).to_vec(),
+        )
+        .unwrap();
+        let want = apply_store(&reshaped, &[p], as_pdf.view(), 1, None, |_| {}).unwrap();
+        assert_eq!(bits3(&out), bits3(want.as_slice().unwrap()));
+        EKO_store_destroy(rstore);
+        EKO_store_destroy(store);
+    }
+}
+
+#[test]
+fn applying_through_a_transform_checks_every_argument_and_writes_nothing_on_failure() {
+    let metadata = common::metadata(N_X);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let points = transform_store(&dir, &metadata);
+    let h = Handle::new();
+    let store = open_store(&h, &dir);
+    let t = Tf::from_store(&h, store, &c_reshaping_spec(&h), 1);
+    let p = points[0];
+    let (mu2, nf) = (p.mu2, i32::from(p.nf));
+    let n_rep = 2i64;
+    let n_pdf = n_rep * 14 * 7;
+    let n_out = n_rep * 14 * 9;
+    let pdf = vec![0.5; n_pdf as usize];
+    let mut out = vec![-7.0; n_out as usize];
+    let o = out.as_mut_ptr();
+    let i = pdf.as_ptr();
+    // A transform made for another store: another x grid, the same shape.
+    let other_dir = tmp.path().join("other");
+    let mut other_metadata = metadata.clone();
+    other_metadata.xgrid = geomspace(1e-2, 1.0, N_X);
+    final_store(&other_dir, &other_metadata);
+    let other_store = open_store(&h, &other_dir);
+    let other = Tf::from_store(&h, other_store, &c_reshaping_spec(&h), 1);
+    assert_eq!(other.source_shape(&h), t.source_shape(&h));
+    // SAFETY: every pointer is NULL, or inside `pdf`/`out`/`both` with room for the stated
+    // length, or refused before use.
+    unsafe {
+        let apply = |t: *const EKO_Transform, mu2, nf, pdf, n_pdf, out, n_out, n_rep, threads| {
+            EKO_store_apply_transformed(
+                h.0, store, t, mu2, nf, pdf, n_pdf, out, n_out, n_rep, threads,
+            )
+        };
+        assert_eq!(
+            EKO_store_apply_transformed(
+                ptr::null_mut(),
+                store,
+                t.0,
+                mu2,
+                nf,
+                i,
+                n_pdf,
+                o,
+                n_out,
+                n_rep,
+                1
+            ),
+            EKO_ERROR_NULL_ARGUMENT
+        );
+        h.fails(
+            EKO_store_apply_transformed(
+                h.0,
+                ptr::null(),
+                t.0,
+                mu2,
+                nf,
+                i,
+                n_pdf,
+                o,
+                n_out,
+                n_rep,
+                1,
+            ),
+            EKO_ERROR_NULL_ARGUMENT,
+            "store is NULL",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, ptr::null(), n_pdf, o, n_out, n_rep, 1),
+            EKO_ERROR_NULL_ARGUMENT,
+            "pdf is NULL",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf, ptr::null_mut(), n_out, n_rep, 1),
+            EKO_ERROR_NULL_ARGUMENT,
+            "out is NULL",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf - 1, o, n_out, n_rep, 1),
+            EKO_ERROR_BAD_SHAPE,
+            "n_pdf is 195; 2 replica(s) of 14 pids x 7 x values (the transform's input side) \
+             take 196",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf, o, n_pdf, n_rep, 1),
+            EKO_ERROR_BAD_SHAPE,
+            "n_out is 196; 2 replica(s) of 14 pids x 9 x values (the transform's output side) \
+             take 252",
+        );
+        // One replica's worth of out for two replicas' PDF.
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf, o, n_out, 1, 1),
+            EKO_ERROR_BAD_SHAPE,
+            "n_pdf is 196; 1 replica(s) of 14 pids x 7 x values",
+        );
+        // Without a transform, the store's grid on both sides.
+        h.fails(
+            apply(ptr::null(), mu2, nf, i, n_pdf, o, n_out, n_rep, 1),
+            EKO_ERROR_BAD_SHAPE,
+            "n_pdf is 196; 2 replica(s) of 14 pids x 12 x values (the store's grid) take 336",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf, o, n_out, 0, 1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "n_rep is 0, it must be positive",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, -3, o, n_out, n_rep, 1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "n_pdf is -3",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf, o, 0, n_rep, 1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "n_out is 0",
+        );
+        h.fails(
+            apply(t.0, mu2, nf, i, n_pdf, o, n_out, n_rep, -1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "threads is -1",
+        );
+        h.fails(
+            apply(t.0, mu2, 7, i, n_pdf, o, n_out, n_rep, 1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "nf",
+        );
+        h.fails(
+            apply(other.0, mu2, nf, i, n_pdf, o, n_out, n_rep, 1),
+            EKO_ERROR_INCOMPATIBLE,
+            "the transform takes operators of shape [14, 12, 14, 12] on other sides (pids, x \
+             grids) than the store's final operators",
+        );
+        h.fails(
+            apply(
+                t.0,
+                mu2,
+                nf,
+                i,
+                n_pdf,
+                o.cast::<u8>().add(4).cast(),
+                n_out,
+                n_rep,
+                1,
+            ),
+            EKO_ERROR_MISALIGNED,
+            "out is not aligned",
+        );
+        h.fails(
+            apply(
+                t.0,
+                mu2,
+                nf,
+                i.cast::<u8>().add(1).cast(),
+                n_pdf,
+                o,
+                n_out,
+                n_rep,
+                1,
+            ),
+            EKO_ERROR_MISALIGNED,
+            "pdf is not aligned",
+        );
+        let mut both = vec![0.5; (n_pdf + n_out) as usize];
+        let b = both.as_mut_ptr();
+        h.fails(
+            apply(
+                t.0,
+                mu2,
+                nf,
+                b,
+                n_pdf,
+                b.add(n_pdf as usize - 1),
+                n_out,
+                n_rep,
+                1,
+            ),
+            EKO_ERROR_OVERLAPPING,
+            "pdf and out overlap: evolve into separate memory",
+        );
+        h.fails(
+            apply(
+                t.0,
+                mu2,
+                nf,
+                b.add(n_out as usize - 1),
+                n_pdf,
+                b,
+                n_out,
+                n_rep,
+                1,
+            ),
+            EKO_ERROR_OVERLAPPING,
+            "pdf and out overlap",
+        );
+        assert!(both.iter().all(|&v| v == 0.5), "a failed apply wrote");
+        // Adjacent is fine.
+        h.ok(apply(
+            t.0,
+            mu2,
+            nf,
+            b,
+            n_pdf,
+            b.add(n_pdf as usize),
+            n_out,
+            n_rep,
+            1,
+        ));
+        // A view of the store is read-only memory.
+        let mut view = EKO_View {
+            data: ptr::null(),
+            shape: [0; 4],
+            strides: [0; 4],
+            layout: 0,
+        };
+        h.ok(EKO_store_view(
+            h.0,
+            store,
+            EKO_KIND_OPERATOR,
+            mu2,
+            nf,
+            EKO_ATTRIBUTE_VALUE,
+            &mut view,
+        ));
+        h.fails(
+            apply(
+                t.0,
+                mu2,
+                nf,
+                i,
+                n_pdf,
+                view.data.cast_mut(),
+                n_out,
+                n_rep,
+                1,
+            ),
+            EKO_ERROR_READ_ONLY,
+            "out is memory of a view of this store",
+        );
+        // Points without a final operator.
+        h.fails(
+            apply(t.0, 11.0, nf, i, n_pdf, o, n_out, n_rep, 1),
+            EKO_ERROR_NOT_FOUND,
+            "no final operator for (mu2=11, nf=4)",
+        );
+        h.fails(
+            apply(t.0, 1e4, 5, i, n_pdf, o, n_out, n_rep, 1),
+            EKO_ERROR_NOT_FOUND,
+            "(only its partial: combine first)",
+        );
+        assert!(out.iter().all(|&v| v == -7.0), "a failed apply wrote");
+
+        // The extents check the Fortran module makes first: (n_rep, n_pid, n_x) per buffer.
+        let check = |t: *const EKO_Transform, pdf_shape: [i64; 3], out_shape: [i64; 3]| {
+            EKO_store_apply_check_shapes(h.0, store, t, pdf_shape.as_ptr(), out_shape.as_ptr())
+        };
+        h.ok(check(t.0, [2, 14, 7], [2, 14, 9]));
+        h.ok(check(ptr::null(), [3, 14, 12], [3, 14, 12]));
+        h.fails(
+            check(t.0, [2, 7, 14], [2, 14, 9]),
+            EKO_ERROR_BAD_SHAPE,
+            "pdf has (n_rep, n_pid, n_x) = (2, 7, 14) (in Fortran pdf(14, 7, 2)); the \
+             transform's input side needs (n_rep, 14, 7) (in Fortran pdf(7, 14, n_rep))",
+        );
+        h.fails(
+            check(t.0, [2, 14, 7], [1, 14, 9]),
+            EKO_ERROR_BAD_SHAPE,
+            "out has (n_rep, n_pid, n_x) = (1, 14, 9) (in Fortran out(9, 14, 1)); the \
+             transform's output side needs (2, 14, 9) (in Fortran out(9, 14, 2)), n_rep as pdf's",
+        );
+        h.fails(
+            check(ptr::null(), [1, 14, 7], [1, 14, 9]),
+            EKO_ERROR_BAD_SHAPE,
+            "the store's grid needs (n_rep, 14, 12)",
+        );
+        h.fails(
+            check(t.0, [0, 14, 7], [0, 14, 9]),
+            EKO_ERROR_BAD_SHAPE,
+            "pdf has (n_rep, n_pid, n_x) = (0, 14, 7) (in Fortran pdf(7, 14, 0)): n_rep must be \
+             positive",
+        );
+        h.fails(
+            check(other.0, [2, 14, 7], [2, 14, 9]),
+            EKO_ERROR_INCOMPATIBLE,
+            "on other sides",
+        );
+        h.fails(
+            EKO_store_apply_check_shapes(h.0, store, t.0, ptr::null(), [2i64, 14, 9].as_ptr()),
+            EKO_ERROR_NULL_ARGUMENT,
+            "pdf_shape is NULL",
+        );
+        h.fails(
+            EKO_store_apply_check_shapes(
+                h.0,
+                ptr::null(),
+                t.0,
+                [2i64, 14, 7].as_ptr(),
+                ptr::null(),
+            ),
+            EKO_ERROR_NULL_ARGUMENT,
+            "store is NULL",
+        );
+        assert_eq!(
+            EKO_store_apply_check_shapes(
+                ptr::null_mut(),
+                store,
+                t.0,
+                [2i64, 14, 7].as_ptr(),
+                [2i64, 14, 9].as_ptr()
+            ),
+            EKO_ERROR_NULL_ARGUMENT
+        );
+        EKO_store_destroy(other_store);
+        EKO_store_destroy(store);
+    }
+}
+
+#[test]
+fn a_store_reshaped_from_c_equals_the_rust_reshape_file_for_file() {
+    let metadata = common::metadata(N_X);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let points = final_store(&dir, &metadata);
+    let h = Handle::new();
+    let spec = c_reshaping_spec(&h);
+    // Into a missing directory and into an empty one.
+    let from_c = tmp.path().join("from-c");
+    let into_empty = tmp.path().join("empty");
+    std::fs::create_dir(&into_empty).unwrap();
+    for (dest, threads) in [(&from_c, 2), (&into_empty, 0)] {
+        // SAFETY: a live handle and spec; NUL-terminated paths.
+        h.ok(unsafe {
+            EKO_store_reshape(
+                h.0,
+                cstr(&dir).as_ptr(),
+                cstr(dest).as_ptr(),
+                spec.0,
+                threads,
+            )
+        });
+    }
+    let from_rust = tmp.path().join("from-rust");
+    let report = eko::transform::reshape(
+        &Store::open(&dir).unwrap(),
+        &from_rust,
+        &reshaping_spec(),
+        1,
+        c_provenance(&dir),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.points, points);
+    assert_eq!(report.errors, 2);
+    let want = common::snapshot(&from_rust);
+    assert!(
+        want.contains_key("metadata.json") && want.len() >= 5,
+        "{:?}",
+        want.keys()
+    );
+    assert_eq!(common::snapshot(&from_c), want);
+    assert_eq!(common::snapshot(&into_empty), want);
+    // Nothing left beside the destinations.
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["empty", "from-c", "from-rust", "store"]);
+    // The new store says where it came from, and that the C ABI made it.
+    let reshaped = Store::open(&from_c).unwrap();
+    let record = &reshaped.metadata().reshaped_from;
+    assert_eq!(
+        record["source"],
+        serde_json::json!(std::path::absolute(&dir).unwrap())
+    );
+    assert!(
+        record["by"]
+            .as_str()
+            .unwrap()
+            .contains("EKO_store_reshape, the C ABI"),
+        "{record}"
+    );
+    assert_eq!(reshaped.metadata().operator_shape(), [14, 9, 14, 7]);
+
+    // Opened from C: the transform's sides, and PDFs evolve through it.
+    let store = open_store(&h, &from_c);
+    let source = open_store(&h, &dir);
+    let t = Tf::from_store(&h, source, &spec, 1);
+    let mut shape = [0i64; 4];
+    // SAFETY: live objects; 4 writable values.
+    h.ok(unsafe { EKO_store_operator_shape(h.0, store, shape.as_mut_ptr()) });
+    assert_eq!(shape, [14, 9, 14, 7]);
+    let pdf = pdfs(2, 14, 7, 0.5);
+    for p in &points {
+        let got = apply_c(&h, store, ptr::null(), *p, &pdf, 2 * 14 * 9, 1);
+        let through = apply_c(&h, source, t.0, *p, &pdf, 2 * 14 * 9, 1);
+        assert_eq!(bits3(&got), bits3(&through), "{p}");
+    }
+    // SAFETY: destroyed once.
+    unsafe {
+        EKO_store_destroy(source);
+        EKO_store_destroy(store);
+    }
+}
+
+#[test]
+fn reshaping_from_c_refuses_bad_input_and_writes_nothing() {
+    let metadata = common::metadata(N_X);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    final_store(&dir, &metadata);
+    let with_partial = tmp.path().join("with-partial");
+    transform_store(&with_partial, &metadata);
+    let h = Handle::new();
+    let spec = c_reshaping_spec(&h);
+    let empty = Spec::new(&h);
+    let too_high = c_reshaping_spec(&h);
+    // SAFETY: a live handle and spec.
+    h.ok(unsafe { EKO_transform_spec_set_interpolation(h.0, too_high.0, 20, 1) });
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("keep.txt"), "mine").unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let dest = tmp.path().join("new");
+    let before = common::snapshot(tmp.path());
+    let (d, n) = (cstr(&dir), cstr(&dest));
+    // SAFETY: live objects or NULL; NUL-terminated paths or NULL.
+    unsafe {
+        let reshape = |dir: &CString, dest: &CString, spec: &Spec| {
+            EKO_store_reshape(h.0, dir.as_ptr(), dest.as_ptr(), spec.0, 1)
+        };
+        assert_eq!(
+            EKO_store_reshape(ptr::null_mut(), d.as_ptr(), n.as_ptr(), spec.0, 1),
+            EKO_ERROR_NULL_ARGUMENT
+        );
+        h.fails(
+            EKO_store_reshape(h.0, ptr::null(), n.as_ptr(), spec.0, 1),
+            EKO_ERROR_NULL_ARGUMENT,
+            "dir is NULL",
+        );
+        h.fails(
+            EKO_store_reshape(h.0, d.as_ptr(), ptr::null(), spec.0, 1),
+            EKO_ERROR_NULL_ARGUMENT,
+            "dest is NULL",
+        );
+        h.fails(
+            EKO_store_reshape(h.0, d.as_ptr(), n.as_ptr(), ptr::null(), 1),
+            EKO_ERROR_NULL_ARGUMENT,
+            "spec is NULL",
+        );
+        h.fails(
+            EKO_store_reshape(h.0, d.as_ptr(), n.as_ptr(), spec.0, -2),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "threads is -2",
+        );
+        h.fails(
+            reshape(&d, &n, &empty),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "nothing to reshape: the spec asks for no new x grid and no rotation on either side \
+             (EKO_transform_spec_set_xgrid, _set_basis, _set_rotation)",
+        );
+        h.fails(
+            reshape(&d, &cstr(&full), &spec),
+            EKO_ERROR_NOT_EMPTY,
+            "full",
+        );
+        h.fails(
+            reshape(&d, &cstr(&file), &spec),
+            EKO_ERROR_NOT_A_STORE,
+            "a-file",
+        );
+        h.fails(
+            reshape(&d, &cstr(&dir.join("inside")), &spec),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "inside",
+        );
+        h.fails(
+            reshape(&cstr(&tmp.path().join("missing")), &n, &spec),
+            EKO_ERROR_NOT_A_STORE,
+            "missing",
+        );
+        h.fails(
+            reshape(&cstr(&with_partial), &n, &spec),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "1 point has only a partial, (mu2=10000, nf=5): reshape transforms final operators",
+        );
+        h.fails(
+            reshape(&d, &n, &too_high),
+            EKO_ERROR_TRANSFORM,
+            "degree 20 needs at least 21 x values",
+        );
+    }
+    assert!(!dest.exists());
+    assert_eq!(
+        common::snapshot(tmp.path()),
+        before,
+        "a failed reshape wrote"
+    );
+}

@@ -14,7 +14,9 @@ use super::dataset::{
     point,
 };
 use super::status::*;
-use super::transform::{EKO_Transform, host_length, host_out, is_output, put_shape, shape_out};
+use super::transform::{
+    EKO_Transform, EKO_TransformSpec, host_length, host_out, is_output, put_shape, shape_out,
+};
 use crate::combine;
 use crate::store::{
     self, EvolutionPoint, FileKind, MergeOptions, Metadata, OnConflict, OperatorFile, Side, Store,
@@ -558,7 +560,9 @@ pub unsafe extern "C" fn EKO_store_combine(
 /// `[n_rep][n_pid][n_x]` (in Fortran, `pdf(n_x, n_pid, n_rep)`: the same memory). They must not
 /// overlap. For a reshaped store `pdf` is on the final operators' input side
 /// (`[n_rep][n_pid_in][n_x_in]`) and `out` on their output side; both must then hold as many
-/// values per replica (a rotation, or x grids of equal length), else `EKO_ERROR_RESHAPED`. The operator file is mapped for the call only and read in its memory order, with no
+/// values per replica (a rotation, or x grids of equal length), else `EKO_ERROR_RESHAPED`:
+/// `EKO_store_apply_transformed` takes each buffer with its own length (and a transform, or NULL).
+/// The operator file is mapped for the call only and read in its memory order, with no
 /// copy; loop over `EKO_store_point` to evolve to every point, one operator in memory at a time.
 /// `out` inside a view of this store is `EKO_ERROR_READ_ONLY`.
 /// `threads` 0 means one per core. `EKO_ERROR_NOT_FOUND` when the point has no final operator
@@ -586,65 +590,283 @@ pub unsafe extern "C" fn EKO_store_apply(
         let n_rep = count(n_rep, "n_rep", false)?;
         let n = count(n_elements, "n_elements", false)?;
         let threads = kernel(threads)?.threads();
-        let [p_out, x_out, n_pid, n_x] = s.store.metadata().operator_shape();
+        let shape = s.store.metadata().operator_shape();
+        let [p_out, x_out, n_pid, n_x] = shape;
         if p_out * x_out != n_pid * n_x {
             return Err(Failure::new(
                 EKO_ERROR_RESHAPED,
                 format!(
                     "{}: the store is reshaped to final operators of shape {:?}, which take \
                      {n_pid} pids x {n_x} x values per replica and give {p_out} x {x_out}: \
-                     EKO_store_apply needs pdf and out of one length",
+                     EKO_store_apply needs pdf and out of one length; \
+                     EKO_store_apply_transformed takes each with its own",
                     s.store.dir().display(),
-                    [p_out, x_out, n_pid, n_x]
+                    shape
                 ),
             ));
         }
-        if Some(n) != n_rep.checked_mul(n_pid * n_x) {
+        let (input_side, _) = apply_sides(s, None)?;
+        check_length(n, "n_elements", n_rep, n_pid, n_x, input_side.1)?;
+        evolve(s, None, point, (pdf, n), (out, n), n_rep, threads)
+    })
+}
+
+/// Evolves PDFs with point (`mu2`, `nf`)'s final operator, transformed first by `transform`
+/// when it is not NULL: `out[r][a][j] = sum over b, k of O'[a][j][b][k] * pdf[r][b][k]` for
+/// `n_rep` replicas, `O'` the operator `EKO_store_transform` would give (into a scratch buffer
+/// of the call, never the host's), or the stored operator when `transform` is NULL.
+///
+/// `pdf` holds `n_pdf = n_rep * n_pid_in * n_x_in` doubles in C order `[n_rep][n_pid_in][n_x_in]`
+/// (Fortran `pdf(n_x_in, n_pid_in, n_rep)`), on the input side of the operators applied: the
+/// transform's result (`EKO_transform_shape`, elements 2 and 3; `EKO_transform_side_pids` /
+/// `_side_xgrid` with `EKO_SIDE_INPUT`), or the store's final operators
+/// (`EKO_store_operator_shape`; `EKO_store_side_*`). `out` holds `n_out = n_rep * n_pid_out *
+/// n_x_out` doubles on their output side, `[n_rep][n_pid_out][n_x_out]`. So a reshaped store
+/// whose sides differ in length, and a PDF on another x grid or in another basis than the
+/// store's (through a transform), are evolved directly. The values are those of the Rust
+/// `eko::apply::apply_store` with the same transform, bit for bit.
+///
+/// The transform must take the store's final operators (their sides, bit for bit), as one made
+/// by `EKO_transform_create` from this store does, else `EKO_ERROR_INCOMPATIBLE`. Also refused,
+/// before anything is written: a bad point or count (`EKO_ERROR_INVALID_ARGUMENT`), `n_pdf` or
+/// `n_out` not the sides' lengths (`EKO_ERROR_BAD_SHAPE`, naming the side), NULL, alignment
+/// (`EKO_ERROR_MISALIGNED`), `pdf` and `out` overlapping (`EKO_ERROR_OVERLAPPING`), `out` inside
+/// a view of this store (`EKO_ERROR_READ_ONLY`), a point without a final operator
+/// (`EKO_ERROR_NOT_FOUND`). The operator file is mapped for the call only. `threads` 0 means
+/// one per core (the product; the transform runs on the threads it was made with). `out` is
+/// written only on success.
+///
+/// # Safety
+/// `handle`, `store`, `transform` NULL or live; `pdf` NULL or readable for `n_pdf` doubles;
+/// `out` NULL or writable for `n_out` doubles, used by nothing else during the call.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn EKO_store_apply_transformed(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    transform: *const EKO_Transform,
+    mu2: f64,
+    nf: i32,
+    pdf: *const f64,
+    n_pdf: i64,
+    out: *mut f64,
+    n_out: i64,
+    n_rep: i64,
+    threads: i32,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        // SAFETY: NULL (no transform) or live, as documented.
+        let t = unsafe { transform.as_ref() };
+        let point = point(mu2, nf)?;
+        let n_pdf = count(n_pdf, "n_pdf", false)?;
+        let n_out = count(n_out, "n_out", false)?;
+        let n_rep = count(n_rep, "n_rep", false)?;
+        let threads = kernel(threads)?.threads();
+        let (input, output) = apply_sides(s, t)?;
+        check_length(n_pdf, "n_pdf", n_rep, input.0[0], input.0[1], input.1)?;
+        check_length(n_out, "n_out", n_rep, output.0[0], output.0[1], output.1)?;
+        evolve(s, t, point, (pdf, n_pdf), (out, n_out), n_rep, threads)
+    })
+}
+
+/// Checks that PDF arrays with the 3 extents `pdf_shape` and `out_shape`, each `(n_rep, n_pid,
+/// n_x)` in C index order (a Fortran array `pdf(n_x, n_pid, n_rep)` passes its extents
+/// reversed), are what `EKO_store_apply_transformed` takes and gives with `store` and
+/// `transform` (NULL: none): the input and output sides' counts, one `n_rep`, positive.
+/// `EKO_ERROR_BAD_SHAPE` naming the shapes otherwise; a transform not made for the store is
+/// `EKO_ERROR_INCOMPATIBLE`. `EKO_store_apply_transformed` sees only lengths; a host that knows
+/// its arrays' extents (the Fortran module does) calls this first, so that an array declared
+/// with its dimensions in another order is refused.
+///
+/// # Safety
+/// `handle`, `store`, `transform` NULL or live; `pdf_shape`, `out_shape` NULL or readable for 3
+/// values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_apply_check_shapes(
+    handle: *mut EKO_Handle,
+    store: *const EKO_Store,
+    transform: *const EKO_Transform,
+    pdf_shape: *const i64,
+    out_shape: *const i64,
+) -> i32 {
+    call(handle, || {
+        let s = arg(store, "store")?;
+        // SAFETY: NULL (no transform) or live, as documented.
+        let t = unsafe { transform.as_ref() };
+        let pdf_shape = slice(pdf_shape, 3, "pdf_shape")?;
+        let out_shape = slice(out_shape, 3, "out_shape")?;
+        let (input, output) = apply_sides(s, t)?;
+        let n_rep = pdf_shape[0];
+        let has = |name: &str, f: &[i64]| {
+            format!(
+                "{name} has (n_rep, n_pid, n_x) = ({}, {}, {}) (in Fortran {name}({}, {}, {}))",
+                f[0], f[1], f[2], f[2], f[1], f[0]
+            )
+        };
+        if n_rep < 1 {
             return Err(Failure::new(
                 EKO_ERROR_BAD_SHAPE,
-                format!(
-                    "n_elements is {n}; {n_rep} replica(s) of {n_pid} pids x {n_x} x values \
-                     take {}",
-                    n_rep.saturating_mul(n_pid * n_x)
-                ),
+                format!("{}: n_rep must be positive", has("pdf", pdf_shape)),
             ));
         }
-        let input = slice(pdf, n, "pdf")?;
-        let output = slice(out.cast_const(), n, "out")?;
-        let (a, b) = (input.as_ptr_range(), output.as_ptr_range());
-        if a.start < b.end && b.start < a.end {
-            return Err(Failure::new(
-                EKO_ERROR_OVERLAPPING,
-                "pdf and out overlap: evolve into separate memory".to_string(),
-            ));
+        for (name, found, (counts, side)) in [("pdf", pdf_shape, input), ("out", out_shape, output)]
+        {
+            let [n_pid, n_x] = counts.map(|n| n as i64);
+            if found != [n_rep, n_pid, n_x] {
+                let (rep, note) = if name == "pdf" {
+                    ("n_rep".to_string(), "")
+                } else {
+                    (n_rep.to_string(), ", n_rep as pdf's")
+                };
+                return Err(Failure::new(
+                    EKO_ERROR_BAD_SHAPE,
+                    format!(
+                        "{}; {side} needs ({rep}, {n_pid}, {n_x}) (in Fortran {name}({n_x}, \
+                         {n_pid}, {rep})){note}",
+                        has(name, found)
+                    ),
+                ));
+            }
         }
-        s.check_not_viewed(output)?;
-        if !s.store.files_of(&point).has(FileKind::Operator) {
-            return Err(Failure::new(
-                EKO_ERROR_NOT_FOUND,
-                format!(
-                    "{}: no final operator for {point}{}",
-                    s.store.dir().display(),
-                    if s.store.files_of(&point).has(FileKind::Partial) {
-                        " (only its partial: combine first)"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        }
-        let file = s.store.operator(&point)?;
-        let pdf =
-            ndarray::ArrayView3::from_shape((n_rep, n_pid, n_x), input).expect("length checked");
-        // SAFETY: `out` passed `slice` (not NULL, aligned, `n` elements the caller guarantees
-        // writable for the call) and does not overlap `pdf` (checked above); nothing else in this
-        // call reads or writes it.
-        let output = unsafe { std::slice::from_raw_parts_mut(out, n) };
-        let dst = ndarray::ArrayViewMut3::from_shape((n_rep, p_out, x_out), output)
-            .expect("length checked");
-        crate::apply::apply_operator(file.view(), pdf, dst, threads)?;
         Ok(())
     })
+}
+
+/// One side of the operators a PDF is evolved with: `[n_pid, n_x]` and its name for messages.
+type ApplySide = ([usize; 2], &'static str);
+
+/// The input and output sides of what `EKO_store_apply*` applies with store `s` and transform
+/// `t`: the transform's result (checked to take the store's final operators), else the store's
+/// final operators.
+fn apply_sides(s: &EKO_Store, t: Option<&EKO_Transform>) -> Outcome<(ApplySide, ApplySide)> {
+    Ok(match t {
+        Some(t) => {
+            check_fits(s, t, FileKind::Operator)?;
+            let [p_out, x_out, p_in, x_in] = t.transform.shape();
+            (
+                ([p_in, x_in], "the transform's input side"),
+                ([p_out, x_out], "the transform's output side"),
+            )
+        }
+        None => {
+            let m = s.store.metadata();
+            let [p_out, x_out, p_in, x_in] = m.operator_shape();
+            if m.is_reshaped() {
+                (
+                    ([p_in, x_in], "the store's final operators' input side"),
+                    ([p_out, x_out], "the store's final operators' output side"),
+                )
+            } else {
+                (
+                    ([p_in, x_in], "the store's grid"),
+                    ([p_out, x_out], "the store's grid"),
+                )
+            }
+        }
+    })
+}
+
+/// Refuses a buffer length `n` (the argument `name`) that is not `n_rep` replicas of `n_pid` x
+/// `n_x` values on `side`.
+fn check_length(
+    n: usize,
+    name: &str,
+    n_rep: usize,
+    n_pid: usize,
+    n_x: usize,
+    side: &str,
+) -> Outcome<()> {
+    if Some(n) != n_rep.checked_mul(n_pid * n_x) {
+        return Err(Failure::new(
+            EKO_ERROR_BAD_SHAPE,
+            format!(
+                "{name} is {n}; {n_rep} replica(s) of {n_pid} pids x {n_x} x values ({side}) \
+                 take {}",
+                n_rep.saturating_mul(n_pid * n_x)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The body of `EKO_store_apply*` once the lengths are checked: `pdf` (`n_rep` replicas on the
+/// input side) evolved to `point` into `out` (on the output side), through `t` if given.
+fn evolve(
+    s: &EKO_Store,
+    t: Option<&EKO_Transform>,
+    point: EvolutionPoint,
+    (pdf, n_pdf): (*const f64, usize),
+    (out, n_out): (*mut f64, usize),
+    n_rep: usize,
+    threads: usize,
+) -> Outcome<()> {
+    let input = slice(pdf, n_pdf, "pdf")?;
+    let output = slice(out.cast_const(), n_out, "out")?;
+    let (a, b) = (input.as_ptr_range(), output.as_ptr_range());
+    if a.start < b.end && b.start < a.end {
+        return Err(Failure::new(
+            EKO_ERROR_OVERLAPPING,
+            "pdf and out overlap: evolve into separate memory".to_string(),
+        ));
+    }
+    s.check_not_viewed(output)?;
+    if !s.store.files_of(&point).has(FileKind::Operator) {
+        return Err(Failure::new(
+            EKO_ERROR_NOT_FOUND,
+            format!(
+                "{}: no final operator for {point}{}",
+                s.store.dir().display(),
+                if s.store.files_of(&point).has(FileKind::Partial) {
+                    " (only its partial: combine first)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let [p_out, x_out, p_in, x_in] = match t {
+        Some(t) => t.transform.shape(),
+        None => s.store.metadata().operator_shape(),
+    };
+    let pdf = ndarray::ArrayView3::from_shape((n_rep, p_in, x_in), input).expect("length checked");
+    // SAFETY: `out` passed `slice` (not NULL, aligned, `n_out` elements the caller guarantees
+    // writable for the call) and does not overlap `pdf` (checked above); nothing else in this
+    // call reads or writes it.
+    let output = unsafe { std::slice::from_raw_parts_mut(out, n_out) };
+    let dst =
+        ndarray::ArrayViewMut3::from_shape((n_rep, p_out, x_out), output).expect("length checked");
+    crate::apply::apply_point(&s.store, &point, pdf, dst, threads, t.map(|t| &t.transform))?;
+    Ok(())
+}
+
+/// Refuses a transform that does not take the operators of `main`'s files in `s` (their sides,
+/// bit for bit): partials have the computed grid's sides, final operators the store's.
+fn check_fits(s: &EKO_Store, t: &EKO_Transform, main: FileKind) -> Outcome<()> {
+    let m = s.store.metadata();
+    let (sides, what) = if main == FileKind::Partial {
+        let square = Side {
+            xgrid: m.xgrid.clone(),
+            pids: m.pids.clone(),
+        };
+        ([square.clone(), square], "partials")
+    } else {
+        ([m.output_side(), m.input_side()], "final operators")
+    };
+    if !(same_side(&sides[0], &t.source[0]) && same_side(&sides[1], &t.source[1])) {
+        return Err(Failure::new(
+            EKO_ERROR_INCOMPATIBLE,
+            format!(
+                "{}: the transform takes operators of shape {:?} on other sides (pids, x \
+                 grids) than the store's {what}, of shape {:?}: make it from this store \
+                 with EKO_transform_create",
+                s.store.dir().display(),
+                t.transform.source_shape(),
+                s.store.shape_of(main),
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether two sides are the same, bit for bit.
@@ -708,29 +930,7 @@ pub unsafe extern "C" fn EKO_store_transform(
             "the transform makes operators of shape",
         )?;
         let output = slice(out.cast_const(), n, "out")?;
-        let m = s.store.metadata();
-        let (sides, what) = if main == FileKind::Partial {
-            let square = Side {
-                xgrid: m.xgrid.clone(),
-                pids: m.pids.clone(),
-            };
-            ([square.clone(), square], "partials")
-        } else {
-            ([m.output_side(), m.input_side()], "final operators")
-        };
-        if !(same_side(&sides[0], &t.source[0]) && same_side(&sides[1], &t.source[1])) {
-            return Err(Failure::new(
-                EKO_ERROR_INCOMPATIBLE,
-                format!(
-                    "{}: the transform takes operators of shape {:?} on other sides (pids, x \
-                     grids) than the store's {what}, of shape {:?}: make it from this store \
-                     with EKO_transform_create",
-                    s.store.dir().display(),
-                    t.transform.source_shape(),
-                    s.store.shape_of(main),
-                ),
-            ));
-        }
+        check_fits(s, t, main)?;
         s.check_not_viewed(output)?;
         let file = s.store.file(&point, file_kind)?;
         // SAFETY: `out` passed `slice` for `n` elements, which the caller guarantees writable and
@@ -738,6 +938,57 @@ pub unsafe extern "C" fn EKO_store_transform(
         // view of this store (checked).
         let dst = unsafe { host_out(out, n, shape, order) };
         t.transform.apply(file.view(), dst)?;
+        Ok(())
+    })
+}
+
+/// Writes the final operators of the store in `dir`, transformed as `spec` asks (each with its
+/// error), as a new store in `dest`: the C form of `eko reshape` (and of the Rust
+/// `eko::transform::reshape`), on `threads` threads per operator (0: one per core). `dest` must
+/// not exist, or be an empty directory, outside any store; the new store is built in a
+/// temporary directory beside it and renamed into place when complete, so on failure (or if the
+/// process is killed) nothing appears at `dest` (`EKO_store_recover` of `dest` removes a killed
+/// call's directory; so does the next reshape to `dest`). The new store records its sides, the
+/// interpolation used, and under `reshaped_from` the transform, the source's absolute path and
+/// that it was made through the C ABI. Open it with `EKO_store_open`: its final operators have
+/// the shape and sides of `EKO_transform_create` with the same spec on the source store
+/// (`EKO_store_operator_shape`, `EKO_store_side_*`); it has no partials or threshold elements.
+///
+/// Refused, with nothing written: NULL (`EKO_ERROR_NULL_ARGUMENT`); a spec asking for nothing,
+/// a point with only a partial (combine first), a store without final operators, `dest` inside
+/// a store (`EKO_ERROR_INVALID_ARGUMENT`); what the transform cannot do, as in
+/// `EKO_transform_create` (`EKO_ERROR_TRANSFORM`); `dest` a non-empty directory
+/// (`EKO_ERROR_NOT_EMPTY`) or a file (`EKO_ERROR_NOT_A_STORE`); `dir` not a store
+/// (`EKO_ERROR_NOT_A_STORE`), an unreadable or damaged operator (`EKO_ERROR_IO`,
+/// `EKO_ERROR_MALFORMED_FILE`).
+///
+/// # Safety
+/// `handle`, `spec` NULL or live; `dir`, `dest` NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_reshape(
+    handle: *mut EKO_Handle,
+    dir: *const c_char,
+    dest: *const c_char,
+    spec: *const EKO_TransformSpec,
+    threads: i32,
+) -> i32 {
+    call(handle, || {
+        let dir = PathBuf::from(text(dir, "dir")?);
+        let dest = PathBuf::from(text(dest, "dest")?);
+        let spec = &arg(spec, "spec")?.spec;
+        let threads = kernel(threads)?.threads();
+        if spec.is_empty() {
+            return Err(Failure::invalid(
+                "nothing to reshape: the spec asks for no new x grid and no rotation on either \
+                 side (EKO_transform_spec_set_xgrid, _set_basis, _set_rotation)",
+            ));
+        }
+        let source = Store::open(&dir)?;
+        let provenance = serde_json::json!({
+            "source": std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()),
+            "by": format!("EKO_store_reshape, the C ABI (libeko {})", env!("CARGO_PKG_VERSION")),
+        });
+        crate::transform::reshape(&source, &dest, spec, threads, provenance, |_| {})?;
         Ok(())
     })
 }
@@ -763,9 +1014,9 @@ pub unsafe extern "C" fn EKO_store_clean(
 /// Brings the store at `dir` back to a consistent state after an interrupted operation, as
 /// `eko recover` does: waits for the store's lock, finishes an operation that had passed its
 /// commit point or undoes one that had not, and removes the temporary files of processes that
-/// are gone and orphan error files. Also removes a dead import's leftovers beside `dir` (then
-/// `dir` need not exist). Every store-changing call does this itself on the store it changes;
-/// call it to clean up a store no one will write to again.
+/// are gone and orphan error files. Also removes a dead import's or reshape's leftovers beside
+/// `dir` (then `dir` need not exist). Every store-changing call does this itself on the store it
+/// changes; call it to clean up a store no one will write to again.
 ///
 /// # Safety
 /// `handle` NULL or live; `dir` NULL or a NUL-terminated string.

@@ -31,7 +31,7 @@ pub const EKO_BASIS_EVOL: i32 = 2;
 /// `EKO_transform_spec_destroy`. A transform copies it: the spec may be changed or destroyed
 /// once the transform is made. Not to be used by two threads at once.
 pub struct EKO_TransformSpec {
-    spec: TransformSpec,
+    pub(super) spec: TransformSpec,
 }
 
 /// A transform with its matrices precomputed, for operators of one pair of sides. Made by
