@@ -2,7 +2,9 @@
  * writes, applied to the store's operator (mapped for the call) and to host buffers in C and
  * Fortran order, checked against what the definitions give by hand (the evolution basis's T3 row
  * is u + ubar - d - dbar; reinterpolating onto nodes of the grid picks those nodes); the store's
- * final-operator sides; and the errors, each with its code and message. */
+ * final-operator sides; a store reshaped from C (EKO_store_reshape) evolving PDFs
+ * (EKO_store_apply_transformed) against the source operator applied by hand; and the errors,
+ * each with its code and message. */
 #include "common.h"
 
 enum { T3 = 9 }; /* the index of T3 (pid 103) in the evolution basis */
@@ -296,12 +298,170 @@ done:
     return ok;
 }
 
+/* One replica's flavour-basis PDF f[NP][NX] (PIDS order) in eko's evolution basis g[NP][NX]
+ * (22, 100, 21, 200, 203, 208, 215, 224, 235, 103, 108, 115, 124, 135), from the definitions:
+ * with q+- = q +- qbar for the quarks d, u, s, c, b, t (q = 1 .. 6, at index 7 + q, its
+ * antiquark at 7 - q): Sigma = sum q+, V = sum q-, T3 = u+ - d+, V3 = u- - d-, and for the
+ * k-th quark (k = 3 .. 6) T_{k^2-1} = sum_{q<k} q+ - (k - 1) k+, V_{k^2-1} likewise with q-. */
+static void to_evolution(const double *f, double *g) {
+    for (int j = 0; j < NX; j++) {
+        double plus[7], minus[7], sigma = 0.0, valence = 0.0;
+        for (int q = 1; q <= 6; q++) {
+            plus[q] = f[(7 + q) * NX + j] + f[(7 - q) * NX + j];
+            minus[q] = f[(7 + q) * NX + j] - f[(7 - q) * NX + j];
+            sigma += plus[q];
+            valence += minus[q];
+        }
+        g[0 * NX + j] = f[0 * NX + j];
+        g[1 * NX + j] = sigma;
+        g[2 * NX + j] = f[7 * NX + j];
+        g[3 * NX + j] = valence;
+        g[4 * NX + j] = minus[2] - minus[1];
+        g[9 * NX + j] = plus[2] - plus[1];
+        for (int k = 3; k <= 6; k++) {
+            double tp = 0.0, tm = 0.0;
+            for (int q = 1; q < k; q++) {
+                tp += plus[q];
+                tm += minus[q];
+            }
+            g[(5 + k - 3) * NX + j] = tm - (k - 1) * minus[k];
+            g[(10 + k - 3) * NX + j] = tp - (k - 1) * plus[k];
+        }
+    }
+}
+
+/* A store reshaped from C (x_out reinterpolated onto 3 of its 8 nodes, the input side rotated
+ * to the evolution basis), opened and evolving a PDF with EKO_store_apply_transformed: the
+ * result is the flavour-basis PDF evolved with the source operator by hand, read at those nodes
+ * (reinterpolating onto nodes picks them; O M^-1 applied to M f is O f). */
+static bool test_a_store_reshaped_from_c_evolves_pdfs(void) {
+    EKO_Handle *h = EKO_handle_create();
+    EKO_Store *source = NULL, *store = NULL;
+    EKO_TransformSpec *spec = NULL, *nothing = NULL;
+    EKO_Transform *t = NULL;
+    double *op = new_buffer();
+    bool ok = false;
+    enum { M = 3, REP = 2, N_PDF = REP * NP * NX, N_OUT = REP * NP * M };
+    const int nodes[M] = {1, 4, 7};
+    static const int32_t EVOL[NP] = {22,  100, 21,  200, 203, 208, 215,
+                                     224, 235, 103, 108, 115, 124, 135};
+    static double f[N_PDF], g[N_PDF], out[N_OUT], through[N_OUT], evolved[N_PDF];
+    fill_operator(op, EKO_LAYOUT_C, 3.0);
+    const char *src = scratch_path("reshape-source");
+    const char *dest = scratch_path("reshaped");
+    if (!write_store(h, src, op)) {
+        goto done;
+    }
+    CHECK(h, EKO_store_open(h, src, &source));
+    double xgrid[NX], picked[M];
+    CHECK(h, EKO_store_xgrid(h, source, xgrid, NX));
+    for (int k = 0; k < M; k++) {
+        picked[k] = xgrid[nodes[k]];
+    }
+    CHECK(h, EKO_transform_spec_create(h, &spec));
+    CHECK(h, EKO_transform_spec_set_xgrid(h, spec, EKO_SIDE_OUTPUT, picked, M));
+    CHECK(h, EKO_transform_spec_set_basis(h, spec, EKO_SIDE_INPUT, EKO_BASIS_EVOL));
+    /* Refused, nothing written: NULL, a spec asking nothing. */
+    EXPECT(h, EKO_store_reshape(h, NULL, dest, spec, 1), EKO_ERROR_NULL_ARGUMENT, "dir is NULL");
+    EXPECT(h, EKO_store_reshape(h, src, dest, NULL, 1), EKO_ERROR_NULL_ARGUMENT, "spec is NULL");
+    REQUIRE(EKO_store_reshape(NULL, src, dest, spec, 1) == EKO_ERROR_NULL_ARGUMENT);
+    CHECK(h, EKO_transform_spec_create(h, &nothing));
+    EXPECT(h, EKO_store_reshape(h, src, dest, nothing, 1), EKO_ERROR_INVALID_ARGUMENT,
+           "nothing to reshape");
+    CHECK(h, EKO_store_reshape(h, src, dest, spec, 2));
+    /* A second time: the destination is a store now. */
+    EXPECT(h, EKO_store_reshape(h, src, dest, spec, 2), EKO_ERROR_NOT_EMPTY, "is not empty");
+
+    /* The new store: its final operators' shape and sides. */
+    CHECK(h, EKO_store_open(h, dest, &store));
+    int64_t shape[4];
+    CHECK(h, EKO_store_operator_shape(h, store, shape));
+    REQUIRE(shape[0] == NP && shape[1] == M && shape[2] == NP && shape[3] == NX);
+    int32_t pids[NP];
+    CHECK(h, EKO_store_side_pids(h, store, EKO_SIDE_INPUT, pids, NP));
+    REQUIRE(memcmp(pids, EVOL, sizeof pids) == 0);
+    CHECK(h, EKO_store_side_pids(h, store, EKO_SIDE_OUTPUT, pids, NP));
+    REQUIRE(memcmp(pids, PIDS, sizeof pids) == 0);
+    double side_x[M];
+    CHECK(h, EKO_store_side_xgrid(h, store, EKO_SIDE_OUTPUT, side_x, M));
+    REQUIRE(memcmp(side_x, picked, sizeof picked) == 0);
+
+    /* Flavour-basis replicas f, the same in the evolution basis g, evolved through the store. */
+    for (int k = 0; k < N_PDF; k++) {
+        f[k] = 0.5 + sin(0.37 * k);
+    }
+    for (int r = 0; r < REP; r++) {
+        to_evolution(f + r * NP * NX, g + r * NP * NX);
+    }
+    for (int k = 0; k < N_OUT; k++) {
+        out[k] = -7.0;
+    }
+    /* EKO_store_apply cannot: its sides differ in length. */
+    EXPECT(h, EKO_store_apply(h, store, MU2, NF, g, out, 1, NP * NX, 1), EKO_ERROR_RESHAPED,
+           "EKO_store_apply_transformed takes each with its own");
+    EXPECT(h, EKO_store_apply_transformed(h, store, NULL, MU2, NF, g, N_PDF, out, N_PDF, REP, 1),
+           EKO_ERROR_BAD_SHAPE,
+           "n_out is 224; 2 replica(s) of 14 pids x 3 x values (the store's final operators' "
+           "output side) take 84");
+    EXPECT(h, EKO_store_apply_transformed(h, store, NULL, MU2, NF, g, N_PDF, out, N_OUT, 1, 1),
+           EKO_ERROR_BAD_SHAPE, "n_pdf is 224; 1 replica(s) of 14 pids x 8 x values");
+    EXPECT(h, EKO_store_apply_transformed(h, store, NULL, MU2, NF, g, N_PDF, out, N_OUT, REP, -1),
+           EKO_ERROR_INVALID_ARGUMENT, "threads is -1");
+    EXPECT(h, EKO_store_apply_transformed(h, store, NULL, 20.0, NF, g, N_PDF, out, N_OUT, REP, 1),
+           EKO_ERROR_NOT_FOUND, "no final operator for (mu2=20, nf=4)");
+    /* A transform made for the source store does not fit the reshaped one. */
+    CHECK(h, EKO_transform_create(h, source, spec, 1, &t));
+    EXPECT(h, EKO_store_apply_transformed(h, store, t, MU2, NF, g, N_PDF, out, N_OUT, REP, 1),
+           EKO_ERROR_INCOMPATIBLE, "make it from this store with EKO_transform_create");
+    for (int k = 0; k < N_OUT; k++) {
+        REQUIRE(out[k] == -7.0);
+    }
+    CHECK(h, EKO_store_apply_transformed(h, store, NULL, MU2, NF, g, N_PDF, out, N_OUT, REP, 2));
+    /* By hand: f evolved with the source operator, read at the nodes. */
+    for (int r = 0; r < REP; r++)
+        for (int a = 0; a < NP; a++)
+            for (int i = 0; i < NX; i++) {
+                double sum = 0.0;
+                for (int b = 0; b < NP; b++)
+                    for (int j = 0; j < NX; j++) {
+                        sum += op[offset(EKO_LAYOUT_C, a, i, b, j)] * f[(r * NP + b) * NX + j];
+                    }
+                evolved[(r * NP + a) * NX + i] = sum;
+            }
+    for (int r = 0; r < REP; r++)
+        for (int a = 0; a < NP; a++)
+            for (int k = 0; k < M; k++) {
+                double want = evolved[(r * NP + a) * NX + nodes[k]];
+                double got = out[(r * NP + a) * M + k];
+                if (fabs(got - want) > 1e-12 * (1.0 + fabs(want))) {
+                    fprintf(stderr, "replica %d, pid %d, node %d: %.17g, by hand %.17g\n", r,
+                            PIDS[a], nodes[k], got, want);
+                    return false;
+                }
+            }
+    /* The source store evolved through the same transform: the same values, bit for bit (the
+     * reshaped store holds that transformed operator). */
+    CHECK(h, EKO_store_apply_transformed(h, source, t, MU2, NF, g, N_PDF, through, N_OUT, REP, 1));
+    REQUIRE(memcmp(through, out, sizeof out) == 0);
+    ok = true;
+done:
+    EKO_transform_spec_destroy(spec);
+    EKO_transform_spec_destroy(nothing);
+    EKO_transform_destroy(t);
+    EKO_store_destroy(store);
+    EKO_store_destroy(source);
+    EKO_handle_destroy(h);
+    free(op);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     const test_case tests[] = {
         {"the_evolution_basis_from_a_store_and_from_host_buffers",
          test_the_evolution_basis_from_a_store_and_from_host_buffers},
         {"reinterpolation_onto_nodes_picks_them", test_reinterpolation_onto_nodes_picks_them},
         {"bad_transforms_and_buffers_are_refused", test_bad_transforms_and_buffers_are_refused},
+        {"a_store_reshaped_from_c_evolves_pdfs", test_a_store_reshaped_from_c_evolves_pdfs},
     };
     return run_tests(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,7 +1,8 @@
 ! Transforms from Fortran: a store written from a Fortran array, a spec asking for the evolution
 ! basis on the output side, the store's operator and the same array transformed into Fortran
 ! arrays (equal bit for bit, T3 = u + ubar - d - dbar by hand); a rotation given as matrix(new,
-! old); arrays of the wrong extents refused. Takes a scratch directory as its argument.
+! old); arrays of the wrong extents refused; a store reshaped from Fortran (eko_store_reshape)
+! evolving PDFs (eko_store_apply_transformed). Takes a scratch directory as its argument.
 program test_transform_fortran
     use, intrinsic :: iso_c_binding
     use eko
@@ -17,7 +18,9 @@ program test_transform_fortran
     type(eko_dataset) :: ds
     type(eko_store) :: store
     type(eko_transform_spec) :: spec, by_matrix
-    type(eko_transform) :: t, m
+    type(eko_transform) :: t, m, r
+    type(eko_store) :: reshaped
+    real(c_double), allocatable :: pdf(:, :, :), evolved(:, :, :), through(:, :, :), flat(:, :, :)
     character(len=1024) :: scratch
     real(c_double), allocatable, target :: op(:, :, :, :)
     real(c_double), allocatable :: out(:, :, :, :), again(:, :, :, :), wrong(:, :, :, :)
@@ -101,6 +104,45 @@ program test_transform_fortran
                all(out(8, :, :, :) == 2*op(8, :, :, :)), 'matrix(new, old) rotates row by row')
     call ok(eko_transform_side_pids(h, m, EKO_SIDE_OUTPUT, side_pids))
     call check(all(side_pids == new_pids), 'into the new pids')
+
+    ! A store reshaped from Fortran (x_out onto 3 of its nodes, the input side to the evolution
+    ! basis), evolving PDFs as the source store does through the same transform, bit for bit.
+    call ok(eko_transform_spec_create(h, spec))
+    call ok(eko_transform_spec_set_xgrid(h, spec, EKO_SIDE_OUTPUT, xgrid([2, 4, 6])))
+    call ok(eko_transform_spec_set_basis(h, spec, EKO_SIDE_INPUT, EKO_BASIS_EVOL))
+    call ok(eko_store_reshape(h, trim(scratch)//'/store', trim(scratch)//'/reshaped', spec, &
+                              0_c_int32_t))
+    call expect(eko_store_reshape(h, trim(scratch)//'/store', trim(scratch)//'/reshaped', spec, &
+                                  0_c_int32_t), EKO_ERROR_NOT_EMPTY, 'is not empty')
+    call ok(eko_transform_create(h, store, spec, 1_c_int32_t, r))
+    call eko_transform_spec_destroy(spec)
+    call ok(eko_store_open(h, trim(scratch)//'/reshaped', reshaped))
+    call ok(eko_store_operator_shape(h, reshaped, shape))
+    call check(all(shape == [np, 3, np, nx]), 'the reshaped store''s operators are (14, 3, 14, 6)')
+    allocate (pdf(nx, np, 2), evolved(3, np, 2), through(3, np, 2), flat(nx, np, 2))
+    pdf = reshape([(0.5d0 + sin(0.37d0*i), i = 1, nx*np*2)], [nx, np, 2])
+    evolved = -7
+    call expect(eko_store_apply(h, reshaped, mu2, 4_c_int32_t, pdf, flat, 1_c_int32_t), &
+                EKO_ERROR_RESHAPED, 'EKO_store_apply_transformed')
+    call ok(eko_store_apply_transformed(h, reshaped, eko_transform(), mu2, 4_c_int32_t, pdf, &
+                                        evolved, 1_c_int32_t))
+    call ok(eko_store_apply_transformed(h, store, r, mu2, 4_c_int32_t, pdf, through, 2_c_int32_t))
+    call check(all(evolved == through), &
+               'the reshaped store evolves as the source through the transform, bit for bit')
+    through = -7
+    call expect(eko_store_apply_transformed(h, reshaped, eko_transform(), mu2, 4_c_int32_t, &
+                                            pdf, flat, 1_c_int32_t), EKO_ERROR_BAD_SHAPE, &
+                'out has (n_rep, n_pid, n_x) = (2, 14, 6) (in Fortran out(6, 14, 2)); the &
+                &store''s final operators'' output side needs (2, 14, 3)')
+    call expect(eko_store_apply_transformed(h, store, r, mu2, 4_c_int32_t, &
+                                            reshape(pdf, [np, nx, 2]), through, 1_c_int32_t), &
+                EKO_ERROR_BAD_SHAPE, 'pdf has (n_rep, n_pid, n_x) = (2, 6, 14)')
+    call expect(eko_store_apply_transformed(h, reshaped, r, mu2, 4_c_int32_t, pdf, through, &
+                                            1_c_int32_t), EKO_ERROR_INCOMPATIBLE, 'other sides')
+    call check(all(through == -7), 'a refused call writes nothing')
+    deallocate (pdf, evolved, through, flat)
+    call eko_transform_destroy(r)
+    call eko_store_destroy(reshaped)
 
     deallocate (op, out, again, wrong)
     call eko_transform_destroy(m)

@@ -12,7 +12,9 @@
 !
 ! Transforms (reinterpolation onto other x grids, rotation to another flavour basis) take and
 ! give Fortran arrays op(n_pid_out, n_x_out, n_pid_in, n_x_in) whose extents are checked against
-! the transform (eko_transform_source_shape, eko_transform_shape).
+! the transform (eko_transform_source_shape, eko_transform_shape). eko_store_apply_transformed
+! evolves pdf(n_x_in, n_pid_in, n_rep) through a transform, or through a reshaped store's
+! operators; eko_store_reshape writes a reshaped store.
 module eko
     use, intrinsic :: iso_c_binding
     implicit none
@@ -113,7 +115,7 @@ module eko
     public :: eko_store_combine, eko_store_clean, eko_store_merge, eko_store_split
     public :: eko_store_recover
     public :: eko_store_operator_shape, eko_store_side_pids, eko_store_side_xgrid
-    public :: eko_store_transform
+    public :: eko_store_transform, eko_store_apply_transformed, eko_store_reshape
     public :: eko_transform_spec_create, eko_transform_spec_destroy
     public :: eko_transform_spec_set_xgrid, eko_transform_spec_set_basis
     public :: eko_transform_spec_set_rotation, eko_transform_spec_set_interpolation
@@ -437,6 +439,33 @@ module eko
             real(c_double), value :: mu2
             real(c_double), intent(inout) :: out(*)
             integer(c_int64_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_store_apply_transformed(h, store, t, mu2, nf, pdf, n_pdf, out, n_out, n_rep, &
+                                           threads) &
+            bind(c, name="EKO_store_apply_transformed") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, store, t
+            real(c_double), value :: mu2
+            integer(c_int32_t), value :: nf, threads
+            real(c_double), intent(in) :: pdf(*)
+            real(c_double), intent(inout) :: out(*)
+            integer(c_int64_t), value :: n_pdf, n_out, n_rep
+            integer(c_int32_t) :: s
+        end function
+        function c_store_apply_check_shapes(h, store, t, pdf_shape, out_shape) &
+            bind(c, name="EKO_store_apply_check_shapes") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, store, t
+            integer(c_int64_t), intent(in) :: pdf_shape(3), out_shape(3)
+            integer(c_int32_t) :: s
+        end function
+        function c_store_reshape(h, dir, dest, spec, threads) &
+            bind(c, name="EKO_store_reshape") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h, spec
+            character(kind=c_char), intent(in) :: dir(*), dest(*)
+            integer(c_int32_t), value :: threads
             integer(c_int32_t) :: s
         end function
         function c_transform_spec_create(h, spec) &
@@ -1087,6 +1116,48 @@ contains
         if (s /= EKO_OK) return
         s = c_store_transform(h%ptr, store%ptr, t%ptr, kind, mu2, nf, attribute, out, &
                               size(out, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+    end function
+
+    !> Evolves pdf(n_x_in, n_pid_in, n_rep) with point (mu2, nf)'s final operator, transformed
+    !> first by t (pass eko_transform(), a transform never created, for none), into
+    !> out(n_x_out, n_pid_out, n_rep): out(j, a, r) = sum over k, b of O(a, j, b, k) pdf(k, b, r).
+    !> The sides are those of t's result (eko_transform_shape, eko_transform_side_*), else of
+    !> the store's final operators (eko_store_operator_shape, eko_store_side_*): a reshaped
+    !> store whose sides differ in length evolves too. The extents are checked
+    !> (EKO_ERROR_BAD_SHAPE, naming them; EKO_ERROR_INCOMPATIBLE for a transform not made from
+    !> this store). threads 0: one per core. out is written only on success.
+    function eko_store_apply_transformed(h, store, t, mu2, nf, pdf, out, threads) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        type(eko_transform), intent(in) :: t
+        real(c_double), intent(in) :: mu2
+        integer(c_int32_t), intent(in) :: nf, threads
+        real(c_double), contiguous, intent(in) :: pdf(:, :, :)
+        real(c_double), contiguous, intent(inout) :: out(:, :, :)
+        integer(c_int32_t) :: s
+        integer(c_int64_t) :: pdf_shape(3), out_shape(3)
+        ! libeko takes the extents in C index order (n_rep, n_pid, n_x).
+        pdf_shape = [size(pdf, 3, kind=c_int64_t), size(pdf, 2, kind=c_int64_t), &
+                     size(pdf, 1, kind=c_int64_t)]
+        out_shape = [size(out, 3, kind=c_int64_t), size(out, 2, kind=c_int64_t), &
+                     size(out, 1, kind=c_int64_t)]
+        s = c_store_apply_check_shapes(h%ptr, store%ptr, t%ptr, pdf_shape, out_shape)
+        if (s /= EKO_OK) return
+        s = c_store_apply_transformed(h%ptr, store%ptr, t%ptr, mu2, nf, pdf, &
+                                      size(pdf, kind=c_int64_t), out, size(out, kind=c_int64_t), &
+                                      size(pdf, 3, kind=c_int64_t), threads)
+    end function
+
+    !> Writes the final operators of the store in dir, transformed as spec asks, as a new store
+    !> in dest (missing or an empty directory), built beside it and renamed into place, as eko
+    !> reshape does; threads 0: one per core. Nothing appears at dest on failure.
+    function eko_store_reshape(h, dir, dest, spec, threads) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir, dest
+        type(eko_transform_spec), intent(in) :: spec
+        integer(c_int32_t), intent(in) :: threads
+        integer(c_int32_t) :: s
+        s = c_store_reshape(h%ptr, c_string(dir), c_string(dest), spec%ptr, threads)
     end function
 
     !> A new spec, asking nothing yet.
