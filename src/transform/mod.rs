@@ -310,13 +310,15 @@ impl Transform {
                 None => (0..p).map(|a| row_of(a, i)).collect(),
                 Some(r) => {
                     let (start, weights) = r.row(i);
+                    let mut terms: Vec<(f64, &[f64])> = Vec::with_capacity(weights.len());
                     for (a, dst) in b.chunks_exact_mut(n_in).enumerate() {
-                        dst.fill(0.0);
+                        terms.clear();
                         for (m, wt) in weights.iter().enumerate() {
                             if *wt != 0.0 {
-                                axpy(dst, *wt, row_of(a, start + m));
+                                terms.push((*wt, row_of(a, start + m)));
                             }
                         }
+                        lincomb(dst, &terms);
                     }
                     b.chunks_exact(n_in).collect()
                 }
@@ -325,13 +327,20 @@ impl Transform {
             let c_rows: Vec<&[f64]> = match &self.output.pids {
                 None => b_rows,
                 Some(rot) => {
-                    for (cc, dst) in c.chunks_exact_mut(n_in).enumerate() {
-                        dst.fill(0.0);
-                        for (a, src) in b_rows.iter().enumerate() {
-                            let f = rot.get(cc, a);
-                            if f != 0.0 {
-                                axpy(dst, f, src);
+                    // In column blocks, so that the sources' blocks stay in L1 for every c.
+                    const BLOCK: usize = 256;
+                    let mut terms: Vec<(f64, &[f64])> = Vec::with_capacity(p);
+                    for start in (0..n_in).step_by(BLOCK) {
+                        let end = (start + BLOCK).min(n_in);
+                        for (cc, dst) in c.chunks_exact_mut(n_in).enumerate() {
+                            terms.clear();
+                            for (a, src) in b_rows.iter().enumerate() {
+                                let f = rot.get(cc, a);
+                                if f != 0.0 {
+                                    terms.push((f, &src[start..end]));
+                                }
                             }
+                            lincomb(&mut dst[start..end], &terms);
                         }
                     }
                     c.chunks_exact(n_in).collect()
@@ -380,14 +389,16 @@ impl Transform {
                     }
                     None => v,
                 };
+                let mut terms: Vec<(f64, &[f64])> = Vec::with_capacity(pin);
                 for (d, out) in dst.chunks_exact_mut(xin2).enumerate() {
-                    out.fill(0.0);
+                    terms.clear();
                     for (bb, src) in w.chunks_exact(xin2).enumerate().take(pin) {
                         let f = q.get(bb, d);
                         if f != 0.0 {
-                            axpy(out, f, src);
+                            terms.push((f, src));
                         }
                     }
+                    lincomb(out, &terms);
                 }
             }
         }
@@ -412,11 +423,31 @@ pub fn interpolation_matrix(
         .expect("sized"))
 }
 
-/// `y += a · x`.
+/// `dst = Σ_j f_j · x_j` over `terms` in their order: bit for bit what `dst.fill(0.0)` then
+/// `y += f_j · x_j` for each term gives, with `dst` held in registers (blocks of 32).
 #[inline]
-fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += a * x;
+fn lincomb(dst: &mut [f64], terms: &[(f64, &[f64])]) {
+    const W: usize = 32;
+    let n = dst.len();
+    let full = n / W * W;
+    for off in (0..full).step_by(W) {
+        let mut acc = [0.0f64; W];
+        for &(f, x) in terms {
+            let x: &[f64; W] = x[off..off + W].try_into().expect("sized");
+            for t in 0..W {
+                acc[t] += f * x[t];
+            }
+        }
+        dst[off..off + W].copy_from_slice(&acc);
+    }
+    if full < n {
+        let d = &mut dst[full..];
+        d.fill(0.0);
+        for &(f, x) in terms {
+            for (y, x) in d.iter_mut().zip(&x[full..]) {
+                *y += f * x;
+            }
+        }
     }
 }
 

@@ -42,6 +42,45 @@ pub struct ReshapeReport {
     pub transform: serde_json::Value,
 }
 
+/// One point on its way to the writer: the transformed operator and error, in buffers that
+/// go back and forth.
+struct Job {
+    point: EvolutionPoint,
+    operator: Array4<f64>,
+    error: Array4<f64>,
+    has_error: bool,
+}
+
+impl Job {
+    fn new(shape: [usize; 4]) -> Self {
+        Job {
+            point: EvolutionPoint { mu2: 1.0, nf: 0 },
+            operator: Array4::zeros(shape),
+            error: Array4::zeros(shape),
+            has_error: false,
+        }
+    }
+}
+
+/// The writer's step: one point's operator and error into the new store.
+fn write(store: &mut Store, job: &Job) -> Result<()> {
+    store.insert_operator(
+        job.point,
+        &job.operator,
+        job.has_error.then_some(&job.error),
+    )?;
+    fault_point!("reshape.point");
+    Ok(())
+}
+
+/// The writer ended without reporting every point (it cannot: it reports each, failures
+/// included, before stopping).
+fn writer_gone() -> Error {
+    Error::InvalidArgument {
+        reason: "reshape: the writer thread stopped before writing every operator".into(),
+    }
+}
+
 /// Writes the final operators of `source`, transformed as `spec` asks (see [`Transform`]), with
 /// their errors, as a new store at `dest` (which must not exist, or be an empty directory,
 /// outside any store). The new store's metadata records the new sides, the interpolation and,
@@ -105,9 +144,7 @@ pub fn reshape(
     let root = crate::atomic::TempDir::beside(dest, "reshape")?;
     let store_dir = root.path().join("store");
     let metadata = transform.metadata(source.metadata(), provenance);
-    let mut store = Store::create(&store_dir, &metadata)?;
-    let mut operator = Array4::zeros(transform.shape());
-    let mut error = Array4::zeros(transform.shape());
+    let store = Store::create(&store_dir, &metadata)?;
     let mut report = ReshapeReport {
         source: source.dir().to_path_buf(),
         store: dest.to_path_buf(),
@@ -119,26 +156,82 @@ pub fn reshape(
         transform: transform.description(),
     };
     let bytes = (transform.shape().iter().product::<usize>() * 8) as u64;
-    for (done, point) in points.iter().enumerate() {
-        transform.apply(source.operator(point)?.view(), operator.view_mut())?;
-        let has_error = match source.operator_error(point)? {
-            Some(e) => {
-                transform.apply(e.view(), error.view_mut())?;
-                true
+    let total = points.len();
+    // A writer thread writes point k while this thread transforms point k + 1: two buffer pairs
+    // circulate between them, so memory stays flat. Only the writer reaches fault points here
+    // (the transform only reads), so their order is that of the points.
+    let (to_writer, jobs) = std::sync::mpsc::sync_channel::<Job>(1);
+    let (to_main, written) = std::sync::mpsc::channel::<(Job, Result<()>)>();
+    let store = std::thread::scope(|scope| -> Result<Store> {
+        let writer = scope.spawn(move || {
+            let mut store = store;
+            for job in jobs {
+                let result = write(&mut store, &job);
+                let failed = result.is_err();
+                if to_main.send((job, result)).is_err() || failed {
+                    break;
+                }
             }
-            None => false,
-        };
-        store.insert_operator(*point, &operator, has_error.then_some(&error))?;
-        fault_point!("reshape.point");
-        report.points.push(*point);
-        report.errors += usize::from(has_error);
-        report.bytes_written += bytes * (1 + u64::from(has_error));
-        progress(ReshapeProgress {
-            done: done + 1,
-            total: points.len(),
-            point: *point,
+            store
         });
-    }
+        let mut free = vec![Job::new(transform.shape()), Job::new(transform.shape())];
+        let mut finish = |(job, result): (Job, Result<()>), free: &mut Vec<Job>| {
+            result?;
+            report.points.push(job.point);
+            report.errors += usize::from(job.has_error);
+            report.bytes_written += bytes * (1 + u64::from(job.has_error));
+            progress(ReshapeProgress {
+                done: report.points.len(),
+                total,
+                point: job.point,
+            });
+            free.push(job);
+            Ok::<(), Error>(())
+        };
+        let produced = (|| -> Result<()> {
+            for point in &points {
+                let mut job = match free.pop() {
+                    Some(job) => job,
+                    None => {
+                        // The writer holds both pairs: wait for the older one.
+                        let done = written.recv().map_err(|_| writer_gone())?;
+                        finish(done, &mut free)?;
+                        free.pop().expect("just freed")
+                    }
+                };
+                job.point = *point;
+                transform.apply(source.operator(point)?.view(), job.operator.view_mut())?;
+                job.has_error = match source.operator_error(point)? {
+                    Some(e) => {
+                        transform.apply(e.view(), job.error.view_mut())?;
+                        true
+                    }
+                    None => false,
+                };
+                if to_writer.send(job).is_err() {
+                    // The writer stopped on a failure: its report says which.
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        // No more jobs: the writer finishes what it has, reports each, and returns the store.
+        drop(to_writer);
+        let mut outcome = produced;
+        for done in written.iter() {
+            if outcome.is_ok() {
+                outcome = finish(done, &mut free);
+            }
+        }
+        let store = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        outcome?;
+        if report.points.len() != total {
+            return Err(writer_gone());
+        }
+        Ok(store)
+    })?;
     drop(store);
     fault_point!("reshape.rename-into-place");
     crate::atomic::place_dir(&store_dir, dest)?;
