@@ -15,8 +15,11 @@ import time
 
 import numpy as np
 
+# Final operators only: not errors, partials or their errors (a mu2 such as 50.7 has a dot too).
 files = sorted(
-    f for f in glob.glob(os.path.join(sys.argv[1], "*_nf*.npy")) if os.path.basename(f).count(".") == 1
+    f
+    for f in glob.glob(os.path.join(sys.argv[1], "*_nf*.npy"))
+    if not f.endswith((".error.npy", ".part.npy"))
 )
 first = np.load(files[0], mmap_mode="r")
 n = first.shape[0] * first.shape[1]
