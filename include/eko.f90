@@ -100,6 +100,7 @@ module eko
     public :: eko_abi_version, eko_version, eko_status_name
     public :: eko_handle_create, eko_handle_destroy, eko_status, eko_message
     public :: eko_dataset_create, eko_dataset_destroy, eko_dataset_set_matching
+    public :: eko_dataset_set_interpolation
     public :: eko_dataset_add_buffer, eko_dataset_declare_buffer
     public :: eko_dataset_add_threshold, eko_dataset_declare_threshold
     public :: eko_dataset_add_attribute_buffer, eko_dataset_declare_attribute_buffer
@@ -181,6 +182,13 @@ module eko
             type(c_ptr), value :: h, ds
             integer(c_int32_t), value :: quark
             real(c_double), value :: mu2
+            integer(c_int32_t) :: s
+        end function
+        function c_dataset_set_interpolation(h, ds, degree, is_log) &
+            bind(c, name="EKO_dataset_set_interpolation") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, ds
+            integer(c_int32_t), value :: degree, is_log
             integer(c_int32_t) :: s
         end function
         function c_dataset_check_shape(h, ds, shape, layout) &
@@ -688,6 +696,20 @@ contains
         real(c_double), intent(in) :: mu2
         integer(c_int32_t) :: s
         s = c_dataset_set_matching(h%ptr, ds%ptr, quark, mu2)
+    end function
+
+    !> Sets the interpolation the operators were computed with: Lagrange polynomials of degree
+    !> (at least 1), in ln x when is_log (eko's default: 4, .true.).
+    function eko_dataset_set_interpolation(h, ds, degree, is_log) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_dataset), intent(in) :: ds
+        integer(c_int32_t), intent(in) :: degree
+        logical, intent(in) :: is_log
+        integer(c_int32_t) :: s
+        integer(c_int32_t) :: flag
+        flag = 0
+        if (is_log) flag = 1
+        s = c_dataset_set_interpolation(h%ptr, ds%ptr, degree, flag)
     end function
 
     !> Registers op(n_pid, n_x, n_pid, n_x) as point (mu2, nf)'s kind (EKO_KIND_*), in place.

@@ -277,6 +277,19 @@ int32_t EKO_dataset_set_matching(EKO_Handle *handle,
                                  int32_t quark,
                                  double mu2);
 
+// Sets the interpolation the host computed its operators with: piecewise Lagrange polynomials
+// of `degree` (at least 1) in ln x when `is_log` is nonzero, else in x (eko's operator card
+// `interpolation_polynomial_degree`, `interpolation_is_log`). The default is eko's: degree 4 in
+// ln x. It is recorded in the store's metadata and used to reinterpolate its operators. Only
+// before any buffer is added and before a store is attached.
+//
+// # Safety
+// `handle` and `dataset` are NULL or live.
+int32_t EKO_dataset_set_interpolation(EKO_Handle *handle,
+                                      EKO_Dataset *dataset,
+                                      int32_t degree,
+                                      int32_t is_log);
+
 // Adds a buffer for evolution point (`mu2`, `nf`) of `kind` (`EKO_KIND_OPERATOR` or
 // `EKO_KIND_PARTIAL`), in `layout` (`EKO_LAYOUT_C` or `EKO_LAYOUT_FORTRAN`).
 //

@@ -301,7 +301,10 @@ impl<'a> Operators<'a> {
                     ),
                 });
             }
-            Some(t) => t.shape(),
+            Some(t) => {
+                t.check_source(store.metadata(), store.dir())?;
+                t.shape()
+            }
             None => stored,
         };
         Ok(Operators {

@@ -606,7 +606,7 @@ pub enum Error {
     /// reshaped store.
     #[error(
         "{file}: is a reshaped store (final operators of shape {shape:?}); {what} works on \
-         square operators: run it on the store before reshaping, then reshape"
+         square operators only: do it on the store before reshaping, then reshape"
     )]
     Reshaped {
         /// The store directory.

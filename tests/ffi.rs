@@ -268,6 +268,49 @@ fn combine_in_place_equals_the_store_combine_bit_for_bit() {
 }
 
 #[test]
+fn a_dataset_records_the_hosts_interpolation() {
+    let metadata = common::metadata(N_X);
+    let tmp = tempfile::tempdir().unwrap();
+    let h = Handle::new();
+    let ds = dataset(&h, &metadata);
+    // SAFETY: live objects; NUL-terminated paths.
+    unsafe {
+        h.fails(
+            EKO_dataset_set_interpolation(h.0, ds, 0, 1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "degree is 0; the interpolation's polynomial degree is at least 1",
+        );
+        h.fails(
+            EKO_dataset_set_interpolation(h.0, ptr::null_mut(), 2, 0),
+            EKO_ERROR_NULL_ARGUMENT,
+            "dataset",
+        );
+        h.ok(EKO_dataset_set_interpolation(h.0, ds, 2, 0));
+        let empty = tmp.path().join("empty");
+        h.ok(EKO_dataset_write_store(h.0, ds, cstr(&empty).as_ptr()));
+        let recorded = Store::open(&empty).unwrap().metadata().interpolation;
+        assert_eq!(
+            recorded,
+            Some(eko::store::Interpolation {
+                polynomial_degree: 2,
+                log: false
+            })
+        );
+    }
+    let mut ops = host_operators(&metadata);
+    register(&h, ds, &mut ops);
+    // SAFETY: live objects.
+    unsafe {
+        h.fails(
+            EKO_dataset_set_interpolation(h.0, ds, 4, 1),
+            EKO_ERROR_INVALID_ARGUMENT,
+            "before any buffer is added",
+        );
+        EKO_dataset_destroy(ds);
+    }
+}
+
+#[test]
 fn separate_final_buffers_receive_the_finals_and_release_the_partials() {
     let metadata = common::metadata(N_X);
     let h = Handle::new();

@@ -538,6 +538,45 @@ pub unsafe extern "C" fn EKO_dataset_set_matching(
     })
 }
 
+/// Sets the interpolation the host computed its operators with: piecewise Lagrange polynomials
+/// of `degree` (at least 1) in ln x when `is_log` is nonzero, else in x (eko's operator card
+/// `interpolation_polynomial_degree`, `interpolation_is_log`). The default is eko's: degree 4 in
+/// ln x. It is recorded in the store's metadata and used to reinterpolate its operators. Only
+/// before any buffer is added and before a store is attached.
+///
+/// # Safety
+/// `handle` and `dataset` are NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_dataset_set_interpolation(
+    handle: *mut EKO_Handle,
+    dataset: *mut EKO_Dataset,
+    degree: i32,
+    is_log: i32,
+) -> i32 {
+    call(handle, || {
+        let ds = arg_mut(dataset, "dataset")?;
+        if !ds.buffers.is_empty() || ds.store.is_some() {
+            return Err(Failure::invalid(
+                "the interpolation is set before any buffer is added or a store attached",
+            ));
+        }
+        let polynomial_degree =
+            u32::try_from(degree)
+                .ok()
+                .filter(|d| *d >= 1)
+                .ok_or_else(|| {
+                    Failure::invalid(format!(
+                        "degree is {degree}; the interpolation's polynomial degree is at least 1"
+                    ))
+                })?;
+        ds.metadata.interpolation = Some(crate::store::Interpolation {
+            polynomial_degree,
+            log: is_log != 0,
+        });
+        Ok(())
+    })
+}
+
 /// Adds a buffer for evolution point (`mu2`, `nf`) of `kind` (`EKO_KIND_OPERATOR` or
 /// `EKO_KIND_PARTIAL`), in `layout` (`EKO_LAYOUT_C` or `EKO_LAYOUT_FORTRAN`).
 ///

@@ -491,7 +491,7 @@ impl Store {
     {
         let point = point.validate()?;
         if main == FileKind::Partial {
-            self.check_square("a partial operator")?;
+            self.check_square("storing a partial operator")?;
         }
         let shape = self.shape_of(main);
         let error_kind = main.companion();
@@ -600,7 +600,7 @@ impl Store {
     /// Starts writing a new `thresholds.npz`; it replaces the store's on
     /// [`commit_thresholds`](Self::commit_thresholds).
     pub fn thresholds_writer(&self) -> Result<ThresholdsWriter> {
-        self.check_square("thresholds.npz")?;
+        self.check_square("storing thresholds.npz")?;
         ThresholdsWriter::create(self.thresholds_path(), self.metadata.square_shape())
     }
 

@@ -114,6 +114,17 @@ pub(crate) fn interpolation_matrix(
     }
     let to_u = |x: f64| if interpolation.log { x.ln() } else { x };
     let u: Vec<f64> = grid.iter().map(|x| to_u(*x)).collect();
+    // Two x values a few ulps apart can have the same ln x: a node twice, no polynomial.
+    if let Some(k) = (1..n).find(|k| u[*k] <= u[*k - 1]) {
+        return Err(Error::Transform {
+            reason: format!(
+                "{what} has x values {:e} and {:e} that coincide in ln x: interpolation needs \
+                 distinct nodes",
+                grid[k - 1],
+                grid[k]
+            ),
+        });
+    }
     let mut half = degree / 2;
     if degree.is_multiple_of(2) {
         half -= 1;

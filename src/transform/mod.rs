@@ -30,8 +30,10 @@
 //! A [`Transform`] is built once per store (its matrices precomputed, a few kilobytes) and
 //! applied to each operator into a caller's buffer ([`Transform::apply`]): the cost is two
 //! banded x products and two sparse pid products per operator, rows shared among threads.
-//! Matrix entries that are exactly zero are skipped, so an infinite or NaN operator entry spreads
-//! only where the transform connects it (a dense product would spread `0 · inf` everywhere).
+//! Exact zeros of the rotation matrices and of the output-side interpolation rows are skipped
+//! (a dense product would spread `0 · inf` everywhere); the input-side interpolation multiplies
+//! through the zeros inside its band. So an infinite or NaN operator entry spreads where the
+//! transform connects it, and at most a band further.
 
 mod lagrange;
 mod reshape;
@@ -166,10 +168,11 @@ impl Transform {
         };
         let (out_plan, out_side) = plan_side(&output, &spec.output, interpolation, true)?;
         let (in_plan, in_side) = plan_side(&input, &spec.input, interpolation, false)?;
+        let reinterpolates = out_plan.x.is_some() || in_plan.x.is_some();
         Ok(Transform {
             source: [output, input],
             result: [out_side, in_side],
-            interpolation,
+            interpolation: interpolation.filter(|_| reinterpolates),
             output: out_plan,
             input: in_plan,
             threads: 1,
@@ -192,6 +195,29 @@ impl Transform {
         shape(&self.result)
     }
 
+    /// Checks that it takes the final operators of a store with `metadata`: the same sides, bit
+    /// for bit (a transform made for another store of the same shape would, for example, rotate
+    /// an already rotated side again).
+    pub fn check_source(&self, metadata: &Metadata, store: &std::path::Path) -> Result<()> {
+        let same = |a: &Side, b: &Side| {
+            a.pids == b.pids
+                && a.xgrid.len() == b.xgrid.len()
+                && a.xgrid.iter().zip(&b.xgrid).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        if !same(&self.source[0], &metadata.output_side())
+            || !same(&self.source[1], &metadata.input_side())
+        {
+            return Err(Error::Transform {
+                reason: format!(
+                    "the transform was made for operators with other sides (x grids or pids) \
+                     than those of the store {}: make it from this store's metadata",
+                    store.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The output side of its results.
     pub fn output_side(&self) -> &Side {
         &self.result[0]
@@ -203,6 +229,9 @@ impl Transform {
     }
 
     /// The interpolation it reinterpolates with (`None` when no x grid changes).
+    ///
+    /// A store's interpolation is that of its input side (the basis functions an operator's
+    /// columns stand for); the output side holds values at points.
     pub fn interpolation(&self) -> Option<Interpolation> {
         self.interpolation
     }
@@ -224,16 +253,22 @@ impl Transform {
     }
 
     /// The metadata of a store holding the transformed final operators of a store with
-    /// `source`: the new sides (format version 2), the interpolation used (else the source's),
-    /// and `reshaped_from`
+    /// `source`: the new sides (format version 2), the interpolation (the input side's: the one
+    /// used when the input x grid changed, else the source's, else the one given for a source
+    /// that records none), and `reshaped_from`
     /// recording this transform and `provenance` (and the source's own `reshaped_from`, if it
     /// was reshaped before).
     pub fn metadata(&self, source: &Metadata, provenance: serde_json::Value) -> Metadata {
         let mut m = source.clone();
         m.format_version = crate::store::FORMAT_VERSION;
-        // What the operators were reinterpolated with (the caller's, when given) is what later
-        // reshapes of the new store use.
-        m.interpolation = self.interpolation.or(source.interpolation());
+        // The operators' interpolation is their input side's: the one the new input grid was
+        // reinterpolated with, else the source's (an output-side reinterpolation, whatever the
+        // degree it used, leaves values at points), else, when the source records none, the
+        // one the caller gave for it.
+        m.interpolation = match (&self.input.x, self.interpolation) {
+            (Some(_), Some(i)) => Some(i),
+            _ => source.interpolation().or(self.interpolation),
+        };
         m.set_sides(self.result[0].clone(), self.result[1].clone());
         let mut record = json!({ "transform": self.description() });
         if let (Some(r), serde_json::Value::Object(p)) = (record.as_object_mut(), provenance) {

@@ -146,6 +146,37 @@ fn layouts_of_source_and_destination_do_not_matter() {
 }
 
 #[test]
+fn the_recorded_interpolation_is_the_input_sides() {
+    let m = metadata(9);
+    let linear = Interpolation {
+        polynomial_degree: 2,
+        log: false,
+    };
+    let with = |out_x: Option<Vec<f64>>, in_x: Option<Vec<f64>>, b: Option<Basis>| {
+        let mut s = spec(out_x, in_x, None, b);
+        s.interpolation = Some(linear);
+        Transform::new(&m, &s)
+            .unwrap()
+            .metadata(&m, serde_json::Value::Null)
+            .interpolation
+    };
+    // Rotation only, or the output side only: the operators keep the store's interpolation.
+    assert_eq!(with(None, None, Some(Basis::Evol)), m.interpolation);
+    assert_eq!(with(Some(geomspace(1e-4, 1.0, 5)), None, None), m.interpolation);
+    // A new input grid: its interpolation is the one it was made with.
+    assert_eq!(with(None, Some(geomspace(1e-4, 1.0, 5)), None), Some(linear));
+    // A transform for one store refuses another store of the same shape.
+    let t = Transform::new(&m, &spec(None, None, None, Some(Basis::Evol))).unwrap();
+    let rotated = t.metadata(&m, serde_json::Value::Null);
+    let e = t
+        .check_source(&rotated, std::path::Path::new("s"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("made for operators with other sides"), "{e}");
+    t.check_source(&m, std::path::Path::new("s")).unwrap();
+}
+
+#[test]
 fn bad_input_is_named() {
     let m = metadata(8);
     let err = |s: TransformSpec| Transform::new(&m, &s).unwrap_err().to_string();
@@ -168,6 +199,12 @@ fn bad_input_is_named() {
     custom.pids = vec![21, 1];
     let e = Transform::new(&custom, &spec(None, None, None, Some(Basis::Evol))).unwrap_err().to_string();
     assert!(e.contains("neither eko's flavour basis"), "{e}");
+    // Two x values a few ulps apart coincide in ln x: no polynomial through them.
+    let x0 = 1e-5f64;
+    let mut close = vec![x0, f64::from_bits(x0.to_bits() + 1)];
+    close.extend(geomspace(2e-5, 0.9, 8));
+    let e = err(spec(None, Some(close), None, None));
+    assert!(e.contains("coincide in ln x"), "{e}");
     let t = Transform::new(&m, &spec(None, None, Some(Basis::Evol), None)).unwrap();
     let e = t.apply_owned(Array4::zeros((14, 7, 14, 8)).view()).unwrap_err().to_string();
     assert!(e.contains("the operator has shape [14, 7, 14, 8]"), "{e}");

@@ -108,9 +108,16 @@ pub fn read_xgrid(path: &Path) -> Result<Vec<f64>, Failure> {
     if bytes.starts_with(b"\x93NUMPY") {
         let file = eko::npy::NpyFile::open(path)?;
         let shape = file.header().shape.clone();
-        let values: Vec<f64> = match file.read::<f64>() {
-            Ok(a) => a.iter().copied().collect(),
-            Err(_) => file.read::<f32>()?.iter().map(|v| f64::from(*v)).collect(),
+        let values: Vec<f64> = match (file.read::<f64>(), file.read::<f32>()) {
+            (Ok(a), _) => a.iter().copied().collect(),
+            (_, Ok(a)) => a.iter().map(|v| f64::from(*v)).collect(),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "the x grid file {} holds {} values; give float64 or float32",
+                    path.display(),
+                    file.header().dtype.descr()
+                )));
+            }
         };
         if shape.len() != 1 {
             return Err(Failure::Usage(format!(
