@@ -919,20 +919,19 @@ contains
 
     !> Evolves pdf(n_x, n_pid, n_rep) with point (mu2, nf)'s final operator into out (same
     !> shape): out(j, a, r) = sum over k, b of O(a, j, b, k) pdf(k, b, r). threads 0: one per core.
+    !> For a reshaped store, pdf is on the input side and out(n_x_out, n_pid_out, n_rep) on the
+    !> output side. Wrong extents: EKO_ERROR_BAD_SHAPE with a message in the handle.
     function eko_store_apply(h, store, mu2, nf, pdf, out, threads) result(s)
         type(eko_handle), intent(in) :: h
         type(eko_store), intent(in) :: store
         real(c_double), intent(in) :: mu2
         integer(c_int32_t), intent(in) :: nf, threads
         real(c_double), contiguous, intent(in) :: pdf(:, :, :)
-        real(c_double), contiguous, intent(out) :: out(:, :, :)
+        real(c_double), contiguous, intent(inout) :: out(:, :, :)
         integer(c_int32_t) :: s
-        if (any(shape(out) /= shape(pdf))) then
-            s = EKO_ERROR_BAD_SHAPE
-            return
-        end if
-        s = c_store_apply(h%ptr, store%ptr, mu2, nf, pdf, out, size(pdf, 3, kind=c_int64_t), &
-            size(pdf, kind=c_int64_t), threads)
+        ! Through EKO_store_apply_transformed with no transform: the extents are checked (with a
+        ! message in the handle), and a reshaped store's sides may differ in length.
+        s = eko_store_apply_transformed(h, store, eko_transform(), mu2, nf, pdf, out, threads)
     end function
 
     !> The number of points with files.

@@ -801,6 +801,16 @@ mod sweep {
                     "{root}/evolved.npy",
                 ],
             ),
+            (
+                "reshape",
+                vec![
+                    "reshape",
+                    "{root}/store",
+                    "{root}/reshaped",
+                    "--basis-in",
+                    "evol",
+                ],
+            ),
         ];
         let mut rng = Rng(n("EKO_CRASH_SEED", 12345) as u64 | 1);
         let copy = |root: &Path| {
