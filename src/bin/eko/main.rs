@@ -98,7 +98,7 @@ enum Command {
     ///
     /// Writes a new, complete store: every final operator (and error) as
     /// O'[c,i,d,l] = sum P[c,a] R[i,j] O[a,j,b,k] S[k,l] Q[b,d], with eko's interpolation
-    /// (piecewise Lagrange, the store's degree, in ln x) computed exactly and eko's evolution
+    /// (piecewise Lagrange of the store's degree, in ln x or x) computed exactly and eko's evolution
     /// basis (22, 100, 21, 200, 203, ..., 135). Errors go through the same linear map, as eko
     /// transforms them. One operator at a time; the store appears complete or not at all.
     #[command(
