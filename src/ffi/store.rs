@@ -853,7 +853,7 @@ fn check_fits(s: &EKO_Store, t: &EKO_Transform, main: FileKind) -> Outcome<()> {
     } else {
         ([m.output_side(), m.input_side()], "final operators")
     };
-    if !(same_side(&sides[0], &t.source[0]) && same_side(&sides[1], &t.source[1])) {
+    if !(sides[0].same_bits(&t.source[0]) && sides[1].same_bits(&t.source[1])) {
         return Err(Failure::new(
             EKO_ERROR_INCOMPATIBLE,
             format!(
@@ -867,16 +867,6 @@ fn check_fits(s: &EKO_Store, t: &EKO_Transform, main: FileKind) -> Outcome<()> {
         ));
     }
     Ok(())
-}
-
-/// Whether two sides are the same, bit for bit.
-fn same_side(a: &Side, b: &Side) -> bool {
-    a.pids == b.pids
-        && a.xgrid.len() == b.xgrid.len()
-        && a.xgrid
-            .iter()
-            .zip(&b.xgrid)
-            .all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// Transforms the `attribute` (`EKO_ATTRIBUTE_VALUE` or `_ERROR`) of point (`mu2`, `nf`)'s

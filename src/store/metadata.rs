@@ -111,9 +111,15 @@ impl Side {
         Basis::of(&self.pids)
     }
 
-    fn same_bits(&self, other: &Side) -> bool {
-        bits(&self.xgrid) == bits(&other.xgrid) && self.pids == other.pids
+    /// Whether both sides hold the same x grid (bit for bit) and pids.
+    pub(crate) fn same_bits(&self, other: &Side) -> bool {
+        same_values(&self.xgrid, &other.xgrid) && self.pids == other.pids
     }
+}
+
+/// Whether two x grids are the same, bit for bit.
+pub(crate) fn same_values(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 fn bits(v: &[f64]) -> Vec<u64> {

@@ -45,7 +45,7 @@ use ndarray::{Array4, ArrayView2, ArrayView4, ArrayViewMut4, Axis, s};
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::store::metadata::{check_pids, check_xgrid};
+use crate::store::metadata::{check_pids, check_xgrid, same_values};
 use crate::store::{Basis, EVOLUTION_BASIS, FLAVOR_BASIS, Interpolation, Metadata, Side};
 use lagrange::Banded;
 pub use reshape::{ReshapeProgress, ReshapeReport, reshape};
@@ -199,13 +199,8 @@ impl Transform {
     /// for bit (a transform made for another store of the same shape would, for example, rotate
     /// an already rotated side again).
     pub fn check_source(&self, metadata: &Metadata, store: &std::path::Path) -> Result<()> {
-        let same = |a: &Side, b: &Side| {
-            a.pids == b.pids
-                && a.xgrid.len() == b.xgrid.len()
-                && a.xgrid.iter().zip(&b.xgrid).all(|(x, y)| x.to_bits() == y.to_bits())
-        };
-        if !same(&self.source[0], &metadata.output_side())
-            || !same(&self.source[1], &metadata.input_side())
+        if !self.source[0].same_bits(&metadata.output_side())
+            || !self.source[1].same_bits(&metadata.input_side())
         {
             return Err(Error::Transform {
                 reason: format!(
@@ -512,9 +507,7 @@ fn plan_side(
                 reason: format!("{reason} (x values must be strictly increasing in (0, 1], each once)"),
             }
         })?;
-        let same = new.len() == side.xgrid.len()
-            && new.iter().zip(&side.xgrid).all(|(a, b)| a.to_bits() == b.to_bits());
-        if !same {
+        if !same_values(new, &side.xgrid) {
             let interpolation = interpolation.expect("checked by the caller");
             plan.x = Some(if is_output {
                 lagrange::interpolation_matrix(
