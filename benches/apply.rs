@@ -19,8 +19,7 @@ mod common;
 use std::time::Instant;
 
 use eko::apply::apply_operator;
-use eko::store::{EvolutionPoint, FLAVOR_BASIS, Store};
-use eko::synthetic::Synthetic;
+use eko::store::{EvolutionPoint, Store};
 use ndarray::Array3;
 
 const N_X: usize = 100;
@@ -28,28 +27,7 @@ const POINTS: usize = 24;
 const ROUNDS: usize = 7;
 
 fn build_store(dir: &std::path::Path) -> Vec<EvolutionPoint> {
-    let metadata = {
-        let mut m = common::metadata(N_X);
-        m.theory = serde_json::Value::Null;
-        m
-    };
-    let mut store = Store::create(dir, &metadata).unwrap();
-    let synthetic = Synthetic::new(FLAVOR_BASIS.to_vec(), N_X, 11);
-    let mut points = Vec::new();
-    for i in 0..POINTS {
-        let q2 = 30.0 * 1.3f64.powi(i as i32);
-        let p = EvolutionPoint::new(q2, 5).unwrap();
-        let op = synthetic.segment(&eko::store::Segment {
-            origin: 1.65 * 1.65,
-            target: q2,
-            nf: 5,
-        });
-        store
-            .insert_operator(p, &op.operator, None::<&ndarray::Array4<f64>>)
-            .unwrap();
-        points.push(p);
-    }
-    points
+    common::synthetic_finals(dir, common::metadata(N_X), POINTS, false)
 }
 
 fn ours(store: &Store, points: &[EvolutionPoint], replicas: usize, threads: usize) -> f64 {

@@ -37,8 +37,7 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use eko::store::{Basis, EvolutionPoint, FLAVOR_BASIS, Store};
-use eko::synthetic::Synthetic;
+use eko::store::{Basis, EvolutionPoint, Store};
 use eko::transform::{Rotation, SideChange, Transform, TransformSpec, reshape};
 use ndarray::Array4;
 
@@ -128,25 +127,8 @@ impl Case {
 
 fn build_store(dir: &Path, n_x: usize) -> Vec<EvolutionPoint> {
     let mut metadata = common::metadata(n_x);
-    metadata.theory = serde_json::Value::Null;
     metadata.xgrid = source_grid(n_x);
-    let mut store = Store::create(dir, &metadata).unwrap();
-    let synthetic = Synthetic::new(FLAVOR_BASIS.to_vec(), n_x, 11);
-    let mut points = Vec::new();
-    for i in 0..POINTS {
-        let q2 = 30.0 * 1.3f64.powi(i as i32);
-        let p = EvolutionPoint::new(q2, 5).unwrap();
-        let op = synthetic.segment(&eko::store::Segment {
-            origin: 1.65 * 1.65,
-            target: q2,
-            nf: 5,
-        });
-        store
-            .insert_operator(p, &op.operator, Some(&op.error))
-            .unwrap();
-        points.push(p);
-    }
-    points
+    common::synthetic_finals(dir, metadata, POINTS, true)
 }
 
 /// libeko in memory: seconds per point of `Transform::apply` on each operator and its error.

@@ -231,35 +231,6 @@ contains
         o%e = 1d-4*abs(o%v)
     end subroutine
 
-    subroutine ok(status)
-        integer(c_int32_t), intent(in) :: status
-        if (status /= EKO_OK) then
-            print '(a, a, a, a)', 'FAIL ', eko_status_name(status), ': ', eko_message(h)
-            failures = failures + 1
-        end if
-    end subroutine
-
-    subroutine expect(status, code, words)
-        integer(c_int32_t), intent(in) :: status, code
-        character(len=*), intent(in) :: words
-        character(len=:), allocatable :: message
-        message = eko_message(h)
-        if (status /= code .or. index(message, words) == 0) then
-            print '(a, a, a, a, a, a)', 'FAIL expected ', eko_status_name(code), ' with "', words, &
-                '", got ', eko_status_name(status)//': '//message
-            failures = failures + 1
-        end if
-    end subroutine
-
-    subroutine check(condition, what)
-        logical, intent(in) :: condition
-        character(len=*), intent(in) :: what
-        if (condition) then
-            print '(a, a)', 'ok   ', what
-        else
-            print '(a, a)', 'FAIL ', what
-            failures = failures + 1
-        end if
-    end subroutine
+    include 'checks.inc'
 
 end program

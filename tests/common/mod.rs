@@ -268,3 +268,33 @@ pub fn make_eko_archive(dir: &Path, kind: &str) -> PathBuf {
     );
     path
 }
+
+/// A store at `dir` with `metadata` (its theory description dropped) holding `count` synthetic
+/// final operators at nf = 5, Q² = 30 · 1.3^i, each evolved from (1.65², nf = 5), with their
+/// errors when `with_error`: the benchmarks' store. Returns the points.
+pub fn synthetic_finals(
+    dir: &Path,
+    mut metadata: eko::store::Metadata,
+    count: usize,
+    with_error: bool,
+) -> Vec<eko::store::EvolutionPoint> {
+    use eko::store::{EvolutionPoint, Segment, Store};
+    metadata.theory = serde_json::Value::Null;
+    let mut store = Store::create(dir, &metadata).unwrap();
+    let synthetic = eko::synthetic::Synthetic::new(metadata.pids.clone(), metadata.xgrid.len(), 11);
+    (0..count)
+        .map(|i| {
+            let q2 = 30.0 * 1.3f64.powi(i as i32);
+            let p = EvolutionPoint::new(q2, 5).unwrap();
+            let op = synthetic.segment(&Segment {
+                origin: 1.65 * 1.65,
+                target: q2,
+                nf: 5,
+            });
+            store
+                .insert_operator(p, &op.operator, with_error.then_some(&op.error))
+                .unwrap();
+            p
+        })
+        .collect()
+}
