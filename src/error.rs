@@ -617,6 +617,16 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// An evolution into an FK table (pineappl's `Grid::evolve`, or a slice a C host's
+    /// pineappl asked of libeko) that cannot be done: a scale, x node, pid, convolution type or
+    /// alpha_s the grid needs and the stores or the table do not have, a slice asked with sides
+    /// other than the store serves, or pineappl's own refusal.
+    #[error("cannot evolve the grid: {reason}")]
+    Evolve {
+        /// What is missing or wrong, naming the value and the option that fixes it.
+        reason: String,
+    },
+
     /// A Python eko archive (`.tar`) that cannot be read: not a tar, not an EKO, an unsupported
     /// format version, a malformed header or payload.
     #[error("{file}: {reason}")]

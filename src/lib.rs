@@ -40,11 +40,14 @@ rust_only! {
     mod map;
     pub mod npy;
     pub mod npz;
+    pub mod slices;
     pub mod store;
     pub mod synthetic;
     pub mod transform;
 }
 pub mod ffi;
+#[cfg(feature = "pineappl")]
+pub mod pineappl;
 
 pub use atomic::{TEMP_PREFIX, WorkDir};
 pub use error::{Error, Location, Result};

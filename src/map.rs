@@ -36,6 +36,25 @@ pub(crate) fn seal(map: MmapMut, location: &Location) -> Result<Mmap> {
     map.make_read_only().io_context(location, "mprotect")
 }
 
+/// Asks the kernel to read a read-only file map ahead (`madvise(MADV_WILLNEED)`): the pages
+/// are loaded in the background while the caller works on something else. Advice only: an
+/// error is ignored.
+pub(crate) fn prefetch(map: &Mmap) {
+    let _ = map.advise(memmap2::Advice::WillNeed);
+}
+
+/// Drops a read-only file map's pages from this process's resident memory
+/// (`madvise(MADV_DONTNEED)`). The map stays valid: a later read faults the pages back in from
+/// the page cache or the file, with the same contents. Advice only: an error is ignored.
+pub(crate) fn release(map: &Mmap) {
+    // SAFETY: `map` is a shared, read-only mapping of a file (`map_file`). For such a mapping
+    // MADV_DONTNEED only discards this process's page-table entries: the data stays in the file
+    // and the page cache, and the next access reads it back unchanged. (It zero-fills only
+    // private or anonymous mappings, which `Mmap` from `map_file` never is.) No reference into
+    // the map becomes dangling.
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+}
+
 /// The system's page size.
 pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.

@@ -53,6 +53,9 @@ pub const EKO_ERROR_PARTIALS_REMAIN: i32 = 103;
 pub const EKO_ERROR_TRANSFORM: i32 = 104;
 /// A step needs square operators (combine, a partial) and was given a reshaped store.
 pub const EKO_ERROR_RESHAPED: i32 = 105;
+/// An FK-table evolution cannot go on: pineappl asked the operator callback for a scale the
+/// store does not serve, or with x grids, pids or a shape other than the slices have.
+pub const EKO_ERROR_EVOLVE: i32 = 106;
 
 // 200..299: files and stores.
 /// An operating-system call failed (open, write, rename, fsync, map, ...).
@@ -103,6 +106,7 @@ pub extern "C" fn EKO_status_name(status: i32) -> *const c_char {
         EKO_ERROR_PARTIALS_REMAIN => "EKO_ERROR_PARTIALS_REMAIN\0",
         EKO_ERROR_TRANSFORM => "EKO_ERROR_TRANSFORM\0",
         EKO_ERROR_RESHAPED => "EKO_ERROR_RESHAPED\0",
+        EKO_ERROR_EVOLVE => "EKO_ERROR_EVOLVE\0",
         EKO_ERROR_IO => "EKO_ERROR_IO\0",
         EKO_ERROR_MALFORMED_FILE => "EKO_ERROR_MALFORMED_FILE\0",
         EKO_ERROR_NOT_A_STORE => "EKO_ERROR_NOT_A_STORE\0",
@@ -201,6 +205,7 @@ impl From<Error> for Failure {
             Error::PartialsRemain { .. } => EKO_ERROR_PARTIALS_REMAIN,
             Error::Transform { .. } => EKO_ERROR_TRANSFORM,
             Error::Reshaped { .. } => EKO_ERROR_RESHAPED,
+            Error::Evolve { .. } => EKO_ERROR_EVOLVE,
             Error::NoSuchPoint { .. } => EKO_ERROR_NOT_FOUND,
             // Producers are Rust closures; the C ABI has none. Should one appear, it failed in
             // the host's code, which is an argument of the call.
@@ -435,6 +440,7 @@ mod tests {
             EKO_ERROR_MISSING_ERROR,
             EKO_ERROR_PARTIALS_REMAIN,
             EKO_ERROR_TRANSFORM,
+            EKO_ERROR_EVOLVE,
             EKO_ERROR_RESHAPED,
             EKO_ERROR_IO,
             EKO_ERROR_MALFORMED_FILE,

@@ -64,6 +64,19 @@ impl NpyFile {
         &self.map[start..start + self.header.data_len()]
     }
 
+    /// Starts reading the file's pages in the background (`madvise(MADV_WILLNEED)`), so that a
+    /// view read soon after does not wait on the disk.
+    pub fn prefetch(&self) {
+        crate::map::prefetch(&self.map);
+    }
+
+    /// Drops the file's pages from this process's resident memory (`madvise(MADV_DONTNEED)`);
+    /// views stay valid and read the same values, faulting pages back in when touched. Iterating
+    /// over many operators this way keeps resident memory at about one operator.
+    pub fn release(&self) {
+        crate::map::release(&self.map);
+    }
+
     /// Whether [`NpyFile::view`] can work, and why not.
     pub fn in_place(&self) -> InPlace {
         view::in_place(&self.header, self.header.data_offset as u64)
