@@ -28,11 +28,12 @@ pub use ::pineappl::fk_table::{FkAssumptions, FkTable};
 pub use ::pineappl::grid::Grid;
 pub use ::pineappl::pids::PidBasis;
 
-use ::pineappl::boc::{Order, ScaleFuncForm};
+pub use ::pineappl::boc::Order;
+use ::pineappl::boc::ScaleFuncForm;
 use ::pineappl::subgrid::Subgrid as _;
 use ndarray::{CowArray, Ix4};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::slices::{SliceIter, SliceSelection, Slices, same_node};
 use crate::store::metadata::{Basis, Interpolation, Metadata};
 use crate::store::{EvolutionPoint, Store};
@@ -84,7 +85,7 @@ impl Default for EvolveOptions {
 }
 
 /// What an evolution did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct EvolveReport {
     /// Slices fed to pineappl, per store used.
     pub slices: usize,
@@ -659,4 +660,69 @@ pub fn read_alphas(path: &Path) -> Result<Vec<(f64, f64)>> {
         )));
     }
     Ok(table)
+}
+
+/// Reads a pineappl grid (`.pineappl.lz4`, or uncompressed): pineappl's reader, with a file too
+/// short or malformed to be a grid refused with an error instead of pineappl's panic.
+pub fn read_grid(path: &Path) -> Result<Grid> {
+    let location = crate::error::Location::file(path);
+    let bad = |reason: String| Error::InvalidArgument {
+        reason: format!("{location}: not a pineappl grid: {reason}"),
+    };
+    let file = std::fs::File::open(path).io_context(&location, "open")?;
+    let len = file.metadata().io_context(&location, "stat")?.len();
+    if len < 16 {
+        return Err(bad(format!("{len} bytes, fewer than a grid's header")));
+    }
+    // pineappl indexes its header without checking the length of what it decompressed; a
+    // malformed file must not take the caller down.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Grid::read(file))) {
+        Ok(Ok(grid)) => Ok(grid),
+        Ok(Err(e)) => Err(bad(e.to_string())),
+        Err(_) => Err(bad("pineappl's reader failed on it".into())),
+    }
+}
+
+/// Writes an FK table to `path`, LZ4-compressed when the name ends in `.lz4` (as pineappl
+/// writes `.pineappl.lz4`); see [`FkTableOutput`].
+pub fn write_fk_table(fk: &FkTable, path: &Path) -> Result<()> {
+    FkTableOutput::create(path)?.write(fk)
+}
+
+/// An FK table file about to be written: a temporary file beside the destination, created
+/// first (so that an unwritable directory fails before the evolution) and removed if dropped
+/// unwritten. [`write`](Self::write) fills it, syncs it and renames it over any file there: the
+/// destination holds the old file or the complete new one, never part of one. Temporary files
+/// of killed writers beside the destination are removed on creation.
+#[derive(Debug)]
+pub struct FkTableOutput {
+    pending: crate::atomic::PendingFile,
+    lz4: bool,
+}
+
+impl FkTableOutput {
+    /// Prepares writing to `path` (LZ4-compressed when the name ends in `.lz4`).
+    pub fn create(path: &Path) -> Result<FkTableOutput> {
+        crate::atomic::remove_dead_for(path)?;
+        Ok(FkTableOutput {
+            pending: crate::atomic::PendingFile::create(path)?,
+            lz4: path.extension().is_some_and(|e| e == "lz4"),
+        })
+    }
+
+    /// Writes `fk` and renames it into place.
+    pub fn write(mut self, fk: &FkTable) -> Result<()> {
+        let location = self.pending.location().clone();
+        let written = if self.lz4 {
+            fk.grid().write_lz4(self.pending.file())
+        } else {
+            fk.grid().write(self.pending.file())
+        };
+        written.map_err(|e| Error::Io {
+            file: location,
+            operation: "write the FK table",
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        self.pending.commit()
+    }
 }

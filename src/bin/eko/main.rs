@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod combine_cmd;
 mod demo;
+mod evolve_cmd;
 mod import_cmd;
 mod inspect;
 mod progress;
@@ -105,6 +106,17 @@ enum Command {
         after_help = "Examples:\n  eko reshape my-eko/ pineko-eko/ --xgrid-out grid-x.txt --basis-in evol\n  eko reshape my-eko/ fit-eko/ --xgrid-out fit-x.npy --xgrid-in fit-x.npy\n  eko reshape old/ new/ --xgrid-in x.txt --interpolation log:4   (a store that records no interpolation)"
     )]
     Reshape(reshape_cmd::ReshapeArgs),
+    /// Evolve a pineappl grid with stores into an FK table (built with the feature `pineappl`).
+    ///
+    /// One store per convolution type of the grid. Each store serves exactly the scales the grid
+    /// needs (times xif²), in ascending mu2, straight from its mapped files; operators are
+    /// reinterpolated onto the grid's x nodes when the store's x grid lacks them, and their input
+    /// side rotated to --fk-basis. Every scale, x node, pid, convolution type and alpha_s the
+    /// grid needs is checked before any work; the FK table appears complete or not at all.
+    #[command(
+        after_help = "Examples:\n  eko evolve grid.pineappl.lz4 my-eko/ -o fk.pineappl.lz4 --alphas alphas.txt\n  eko evolve grid.pineappl.lz4 my-eko/ -o fk.pineappl.lz4 --fk-basis evol --fk-assumptions Nf4Sym --nf-at 20.25:5\n  eko evolve sidis.pineappl.lz4 pdf-eko/,ff-eko/ -o fk.pineappl.lz4 --orders a0,a0as1 --alphas alphas.npy\n\nalphas.txt: two columns, mu2 and alpha_s, one line per renormalisation scale the grid needs."
+    )]
+    Evolve(evolve_cmd::EvolveArgs),
     /// Bring a store back to a consistent state after an interrupted command.
     ///
     /// After a command was killed (or ran out of disk or time): finish the unfinished operation
@@ -133,6 +145,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply_cmd::run_apply(&args),
         Command::Import(args) => import_cmd::run_import(&args),
         Command::Reshape(args) => reshape_cmd::run_reshape(&args),
+        Command::Evolve(args) => evolve_cmd::run_evolve(&args),
         Command::Recover(args) => recover_cmd::run(&args),
     };
     match result {

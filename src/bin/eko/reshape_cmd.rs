@@ -76,7 +76,7 @@ impl TransformArgs {
     }
 }
 
-fn parse_interpolation(text: &str) -> Result<Interpolation, String> {
+pub fn parse_interpolation(text: &str) -> Result<Interpolation, String> {
     let (mode, degree) = text
         .split_once(':')
         .ok_or_else(|| format!("{text:?} is not MODE:DEGREE (for example log:4 or linear:1)"))?;
