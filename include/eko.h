@@ -49,6 +49,11 @@
 // The top quark: matching between nf = 5 and 6.
 #define EKO_QUARK_TOP 6
 
+// What `EKO_slices_basis` gives for a side whose pids are in neither eko's flavour basis nor the
+// evolution basis (a custom rotation, fewer flavours). pineappl has no name for such a basis.
+// Not accepted by `EKO_transform_spec_set_basis`.
+#define EKO_BASIS_CUSTOM 3
+
 // Success.
 #define EKO_OK 0
 
@@ -108,6 +113,10 @@
 
 // A step needs square operators (combine, a partial) and was given a reshaped store.
 #define EKO_ERROR_RESHAPED 105
+
+// An FK-table evolution cannot go on: pineappl asked the operator callback for a scale the
+// store does not serve, or with x grids, pids or a shape other than the slices have.
+#define EKO_ERROR_EVOLVE 106
 
 // An operating-system call failed (open, write, rename, fsync, map, ...).
 #define EKO_ERROR_IO 200
@@ -192,6 +201,27 @@ typedef struct EKO_Dataset EKO_Dataset;
 // Where a host's calls keep their last status and message. Made by `EKO_handle_create`,
 // freed by `EKO_handle_destroy`; use one handle per thread.
 typedef struct EKO_Handle EKO_Handle;
+
+// What `EKO_pineappl_operator` serves from and records into: one `EKO_Slices` per operator
+// pineappl asks for (its `op_index`), the first error, the number of slices served. Made by
+// `EKO_pineappl_state_create`, freed by `EKO_pineappl_state_destroy`; passed to
+// `pineappl_grid_evolve` as its `state`.
+typedef struct EKO_PineapplState EKO_PineapplState;
+
+// A store's final operators as slices: one per scale, in ascending mu2, each mapped (reading
+// nothing until touched), optionally transformed as they are served. Made by
+// `EKO_slices_create`, freed by `EKO_slices_destroy`; it does not refer to the store, the spec
+// or the transform it was made from. `EKO_slices_write`, `EKO_pineappl_operator` and the
+// queries may run on several threads at once on one object (each with its own handle);
+// `EKO_slices_borrow`, `EKO_slices_release` and `EKO_slices_destroy` need it to themselves.
+typedef struct EKO_Slices EKO_Slices;
+
+// Which final operators of a store to serve as slices, set one call at a time: by default every
+// final operator; `EKO_slices_spec_set_scales` keeps only given scales, and
+// `EKO_slices_spec_set_nf` chooses the nf at a scale the store holds with two. Made by
+// `EKO_slices_spec_create`, freed by `EKO_slices_spec_destroy`. `EKO_slices_create` copies it.
+// Not to be used by two threads at once.
+typedef struct EKO_SlicesSpec EKO_SlicesSpec;
 
 // An open store: its index, and the files mapped for views so far. Made by `EKO_store_open`,
 // freed by `EKO_store_destroy`. Views may be taken from several threads at once (each with its
@@ -478,6 +508,283 @@ int32_t EKO_dataset_map(EKO_Handle *handle,
 // # Safety
 // `handle`, `dataset` NULL or live.
 int32_t EKO_dataset_commit(EKO_Handle *handle, EKO_Dataset *dataset, int32_t buffer_id);
+
+// Creates a spec asking for every final operator of the store (each scale once; a scale held
+// with two nf must then be resolved with `EKO_slices_spec_set_nf`). On success `*spec`
+// receives it; free it with `EKO_slices_spec_destroy`.
+//
+// # Safety
+// `handle` NULL or live; `spec` NULL or writable.
+int32_t EKO_slices_spec_create(EKO_Handle *handle, EKO_SlicesSpec **spec);
+
+// Frees a spec; NULL is accepted. Slices made from it are not affected.
+//
+// # Safety
+// `spec` NULL or live, used by no other thread.
+void EKO_slices_spec_destroy(EKO_SlicesSpec *spec);
+
+// Asks for the slices at the `n_mu2` scales `mu2` (GeV², copied) only, instead of every final
+// operator: for example the grid's factorisation scales (pineappl's `fac1`, from
+// `pineappl_grid_evolve_info`). Order and repeats do not matter: slices come in ascending mu2,
+// once per scale; a scale matches the store's within 4096 ulps (pineappl's tolerance). Each
+// must be a final operator of the store: `EKO_slices_create` names the missing ones. Replaces
+// the scales of an earlier call. `EKO_ERROR_INVALID_ARGUMENT` for `n_mu2` below 1 or a scale
+// that is not positive and finite.
+//
+// # Safety
+// `handle`, `spec` NULL or live; `mu2` NULL or readable for `n_mu2` doubles.
+int32_t EKO_slices_spec_set_scales(EKO_Handle *handle,
+                                   EKO_SlicesSpec *spec,
+                                   const double *mu2,
+                                   int32_t n_mu2);
+
+// Chooses `nf` at scale `mu2`, where the store holds final operators with two nf (at a matching
+// scale): an FK table takes one operator per scale, so `EKO_slices_create` refuses such a scale
+// unless told which (its message names every ambiguous scale and its nf). May be called for
+// several scales; a later call for the same scale replaces the earlier choice. The point must
+// be a final operator of the store (checked by `EKO_slices_create`); here: a valid point
+// (`EKO_ERROR_INVALID_ARGUMENT`).
+//
+// # Safety
+// `handle`, `spec` NULL or live.
+int32_t EKO_slices_spec_set_nf(EKO_Handle *handle, EKO_SlicesSpec *spec, double mu2, int32_t nf);
+
+// Makes the slices `spec` asks of `store`'s final operators (`spec` NULL: every final
+// operator), served through `transform` when it is not NULL (made by `EKO_transform_create`
+// from this store, or one of the same sides: for example reinterpolation onto a grid's x nodes,
+// the input side in the evolution basis; it is copied). Every chosen operator is mapped now,
+// read only when served. The slices do not refer to the store, the spec or the transform
+// afterwards: each may be destroyed. On success `*slices` receives them; free them with
+// `EKO_slices_destroy`.
+//
+// Refused, with messages naming the problem: a wanted scale without a final operator (every
+// missing one named), or with only a partial (`EKO_ERROR_INVALID_ARGUMENT`); a scale held with
+// two nf and no `EKO_slices_spec_set_nf` choice (`EKO_ERROR_INVALID_ARGUMENT`, naming each scale
+// and its nf); a choice naming no final operator (`EKO_ERROR_INVALID_ARGUMENT`); a store without
+// final operators (`EKO_ERROR_INVALID_ARGUMENT`); a transform made for other sides
+// (`EKO_ERROR_INCOMPATIBLE`); a damaged operator file (`EKO_ERROR_MALFORMED_FILE`).
+//
+// # Safety
+// `handle`, `store` NULL or live; `spec`, `transform` NULL or live; `slices` NULL or writable.
+int32_t EKO_slices_create(EKO_Handle *handle,
+                          const EKO_Store *store,
+                          const EKO_SlicesSpec *spec,
+                          const EKO_Transform *transform,
+                          EKO_Slices **slices);
+
+// Frees slices; NULL is accepted. Every pointer `EKO_slices_borrow` gave becomes invalid (the
+// files are unmapped). An `EKO_PineapplState` made with them must not be used afterwards.
+//
+// # Safety
+// `slices` NULL or live, used by no other thread.
+void EKO_slices_destroy(EKO_Slices *slices);
+
+// The number of slices, `*count` (at least 1): one per scale.
+//
+// # Safety
+// `handle`, `slices` NULL or live; `count` NULL or writable.
+int32_t EKO_slices_len(EKO_Handle *handle, const EKO_Slices *slices, int32_t *count);
+
+// The shape of every slice, `shape[4]` = `(n_pid_out, n_x_out, n_pid_in, n_x_in)`: the store's
+// final operators' (`EKO_store_operator_shape`), or the transform's result
+// (`EKO_transform_shape`). pineappl's `eko_shape` (its `pids_in`, `x_in`, `pids_out`, `x_out`
+// counts, in that order).
+//
+// # Safety
+// `handle`, `slices` NULL or live; `shape` NULL or writable for 4 values.
+int32_t EKO_slices_shape(EKO_Handle *handle, const EKO_Slices *slices, int64_t *shape);
+
+// Checks that an array with the 4 extents `shape` (in index order, the same for both layouts,
+// as in `EKO_transform_check_shapes`) is a slice: `EKO_ERROR_BAD_SHAPE` naming the shapes
+// otherwise. `EKO_slices_write` sees only a length; a host that knows its array's extents (the
+// Fortran module does) calls this first.
+//
+// # Safety
+// `handle`, `slices` NULL or live; `shape` NULL or readable for 4 values.
+int32_t EKO_slices_check_shape(EKO_Handle *handle, const EKO_Slices *slices, const int64_t *shape);
+
+// Slice `index`'s evolution point (0 ≤ `index` < `EKO_slices_len`, ascending mu2): `*mu2`
+// (pineappl's `fac1`), `*nf`.
+//
+// # Safety
+// `handle`, `slices` NULL or live; out-parameters NULL or writable.
+int32_t EKO_slices_point(EKO_Handle *handle,
+                         const EKO_Slices *slices,
+                         int32_t index,
+                         double *mu2,
+                         int32_t *nf);
+
+// The origin's scale `*fac0` (GeV²): pineappl's `fac0`, the FK table's scale (the store's
+// origin, `EKO_store_origin`).
+//
+// # Safety
+// `handle`, `slices` NULL or live; `fac0` NULL or writable.
+int32_t EKO_slices_fac0(EKO_Handle *handle, const EKO_Slices *slices, double *fac0);
+
+// The basis of the slices' input side (the FK table's side), `*basis`: `EKO_BASIS_FLAVOR`
+// (pineappl's `PINEAPPL_PID_BASIS_PDG`), `EKO_BASIS_EVOL` (`PINEAPPL_PID_BASIS_EVOL`), or
+// `EKO_BASIS_CUSTOM` for pids in neither (which pineappl cannot name).
+//
+// # Safety
+// `handle`, `slices` NULL or live; `basis` NULL or writable.
+int32_t EKO_slices_basis(EKO_Handle *handle, const EKO_Slices *slices, int32_t *basis);
+
+// Copies the pids of the slices' `side` into `pids`, which holds `n_pid` elements: exactly the
+// count `EKO_slices_shape` gives (element 0 for the output side, 2 for the input side), else
+// `EKO_ERROR_BAD_SHAPE`. `EKO_SIDE_OUTPUT` (`pid_out`) is the grid's side, pineappl's
+// `pids_in`; `EKO_SIDE_INPUT` (`pid_in`) the FK table's side, pineappl's `pids_out`.
+//
+// # Safety
+// `handle`, `slices` NULL or live; `pids` NULL or writable for `n_pid` elements.
+int32_t EKO_slices_side_pids(EKO_Handle *handle,
+                             const EKO_Slices *slices,
+                             int32_t side,
+                             int32_t *pids,
+                             int32_t n_pid);
+
+// Copies the x grid of the slices' `side` into `xgrid`, which holds `n_x` elements: exactly the
+// count `EKO_slices_shape` gives (element 1 for the output side, 3 for the input side), else
+// `EKO_ERROR_BAD_SHAPE`. `EKO_SIDE_OUTPUT` (`x_out`) is pineappl's `x_in`, `EKO_SIDE_INPUT`
+// (`x_in`) pineappl's `x_out`.
+//
+// # Safety
+// `handle`, `slices` NULL or live; `xgrid` NULL or writable for `n_x` elements.
+int32_t EKO_slices_side_xgrid(EKO_Handle *handle,
+                              const EKO_Slices *slices,
+                              int32_t side,
+                              double *xgrid,
+                              int32_t n_x);
+
+// Writes slice `index` into the host's `buffer` of `n_buffer` doubles in `layout`
+// (`EKO_LAYOUT_C`: `buffer[n_pid_out][n_x_out][n_pid_in][n_x_in]`; `EKO_LAYOUT_FORTRAN`:
+// `buffer(n_pid_out, n_x_out, n_pid_in, n_x_in)`), exactly `EKO_slices_shape`'s elements: one
+// copy of the mapped operator in one pass, or the transform writing straight into `buffer`
+// (bit for bit `EKO_transform_apply` of the stored operator). Then drops the slice's pages from
+// resident memory and reads the next slice's ahead, so a loop over the slices keeps about one
+// operator resident.
+//
+// Checked before anything is written: `index` and `layout` (`EKO_ERROR_INVALID_ARGUMENT`),
+// `n_buffer` (`EKO_ERROR_BAD_SHAPE`), NULL, alignment (`EKO_ERROR_MISALIGNED`), `buffer` inside a
+// mapped operator (`EKO_ERROR_READ_ONLY`) or a borrow's buffer (`EKO_ERROR_OVERLAPPING`).
+// `buffer` is written only on success.
+//
+// # Safety
+// `handle`, `slices` NULL or live; `buffer` NULL or writable for `n_buffer` doubles, used by
+// nothing else during the call.
+int32_t EKO_slices_write(EKO_Handle *handle,
+                         const EKO_Slices *slices,
+                         int32_t index,
+                         double *buffer,
+                         int64_t n_buffer,
+                         int32_t layout);
+
+// Borrows slice `index` without copying: `*view` receives its address, shape
+// (`EKO_slices_shape`), strides in elements and layout, read-only.
+//
+// Untransformed slices: the view is the mapped operator file itself (its layout is the file's:
+// `EKO_LAYOUT_C` for files written in C order, as eko and NumPy write them), whose pages are
+// read ahead now. It is valid until `EKO_slices_release(h, slices, index)` or
+// `EKO_slices_destroy`. Release drops the pages from resident memory; the pointer then still
+// reads the same values (faulting pages back in from the file), but by contract the host must
+// not use it after release: borrow again.
+//
+// Transformed slices: the slice is computed into one buffer owned by the `EKO_Slices` (bit for
+// bit what `EKO_slices_write` gives), valid until the next borrow on this object (which reuses
+// the buffer), `EKO_slices_release` of this index (which frees it), or `EKO_slices_destroy`. A
+// failed borrow ends the previous one too.
+//
+// # Safety
+// `handle`, `slices` NULL or live, used by no other thread during the call; `view` NULL or
+// writable.
+int32_t EKO_slices_borrow(EKO_Handle *handle, EKO_Slices *slices, int32_t index, EKO_View *view);
+
+// Ends a borrow of slice `index` (`EKO_slices_borrow`): drops the slice's pages from resident
+// memory (the files stay mapped; a later borrow or write reads them back) and, for transformed
+// slices whose buffer holds this index, frees the buffer. The pointers of the borrow must not
+// be used afterwards. Releasing a slice never borrowed is harmless.
+//
+// # Safety
+// `handle`, `slices` NULL or live, used by no other thread during the call.
+int32_t EKO_slices_release(EKO_Handle *handle, EKO_Slices *slices, int32_t index);
+
+// Makes the state `EKO_pineappl_operator` needs: `slices[k]` serves pineappl's `op_index` k,
+// for `n_slices` operators (`pineappl_grid_evolve`'s `nb_slices`: one per EKO, i.e. per
+// convolution type of the grid; pineappl 1.3's C API gives all of them one shape and one pair of
+// sides). The state borrows the slices, which must outlive it: destroy the state first. On
+// success `*state` receives it, with no error recorded and nothing served; free it with
+// `EKO_pineappl_state_destroy`.
+//
+// # Safety
+// `handle` NULL or live; `slices` NULL or readable for `n_slices` pointers, each NULL or live;
+// `state` NULL or writable.
+int32_t EKO_pineappl_state_create(EKO_Handle *handle,
+                                  const EKO_Slices *const *slices,
+                                  int64_t n_slices,
+                                  EKO_PineapplState **state);
+
+// Frees a state; NULL is accepted. The slices it borrowed are not affected.
+//
+// # Safety
+// `state` NULL or live, used by no other thread.
+void EKO_pineappl_state_destroy(EKO_PineapplState *state);
+
+// `EKO_OK` when every call of `EKO_pineappl_operator` with `state` so far succeeded; otherwise
+// the status of the first error (`EKO_ERROR_EVOLVE`, or `EKO_ERROR_PANIC` for a bug in libeko),
+// its message copied into the handle. The record stays: a later check gives it again. Call it
+// after `pineappl_grid_evolve` returns: an FK table made while an error was recorded holds NaN
+// and must be discarded.
+//
+// # Safety
+// `handle`, `state` NULL or live.
+int32_t EKO_pineappl_state_check(EKO_Handle *handle, const EKO_PineapplState *state);
+
+// The number of slices `EKO_pineappl_operator` has served with `state` (filled without error):
+// after a successful `pineappl_grid_evolve`, the grid's number of scales times the number of
+// operators.
+//
+// # Safety
+// `handle`, `state` NULL or live; `served` NULL or writable.
+int32_t EKO_pineappl_state_served(EKO_Handle *handle,
+                                  const EKO_PineapplState *state,
+                                  int64_t *served);
+
+// pineappl's operator callback (`pineappl_capi`'s `OperatorCallback`, the C type
+// `pineappl_operator_callback`): pass it to `pineappl_grid_evolve` with an
+// `EKO_PineapplState*` as `state`. pineappl calls it once per operator (`op_index`) and scale
+// `fac1` with a zeroed C-order buffer of `shape[4]` = `(n_pid_out, n_x_out, n_pid_in, n_x_in)`
+// doubles (eko's order). In pineappl's names `pids_in`, `x_in` are the grid's side (eko's output
+// side, `EKO_SIDE_OUTPUT`) and `pids_out`, `x_out` the FK table's side (eko's input side): the
+// arrays the host passed to `pineappl_grid_evolve`, which should be the slices' sides
+// (`EKO_slices_side_pids`, `_side_xgrid`) and `eko_shape` `EKO_slices_shape`.
+//
+// It finds the slices of `op_index`, the slice at `fac1` (within 4096 ulps, pineappl's
+// tolerance), checks `shape`, the pids (exactly) and the x values (within 4096 ulps) against the
+// slices' sides, writes the slice into `buffer` as `EKO_slices_write` does (one copy, or the
+// transform fused into the write), drops its pages from resident memory and reads the next
+// slice ahead.
+//
+// It returns nothing and never unwinds (pineappl has no way to hear of an error): a failure (a
+// NULL pointer, `op_index` out of range, a `fac1` the slices do not hold, a shape, pid or x value
+// other than the slices', a bug inside libeko) is recorded in the state, the first one kept
+// (`EKO_ERROR_EVOLVE` with a message naming the value; `EKO_ERROR_PANIC` for a bug), and the
+// buffer is filled with NaN when `buffer` and `shape` are not NULL, so the FK table cannot pass
+// for a good one. Check `EKO_pineappl_state_check` after `pineappl_grid_evolve`. With a NULL
+// `state` there is nowhere to record: the buffer is filled with NaN.
+//
+// # Safety
+// `state` NULL or a live `EKO_PineapplState` whose slices are live; `shape` NULL or readable for
+// 4 values; each side array NULL or readable for its count in `shape`; `buffer` NULL or writable
+// for the product of `shape` doubles. pineappl's `pineappl_grid_evolve` guarantees these when
+// given the slices' shape and sides.
+void EKO_pineappl_operator(size_t op_index,
+                           double fac1,
+                           const int32_t *pids_in,
+                           const double *x_in,
+                           const int32_t *pids_out,
+                           const double *x_out,
+                           const size_t *shape,
+                           double *buffer,
+                           void *state);
 
 // The name of a status code (`"EKO_ERROR_BAD_SHAPE"`), or `"EKO_ERROR_UNKNOWN"` for a number
 // that is not a status code. Static memory: never NULL, never to be freed. Any thread.

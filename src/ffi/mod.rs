@@ -2,8 +2,8 @@
 //!
 //! # Conventions (copied into the README for C and Fortran readers)
 //! - Everything is prefixed `EKO_`. Objects are opaque: `EKO_Handle`, `EKO_Dataset`, `EKO_Store`,
-//!   `EKO_TransformSpec`, `EKO_Transform`, each made by a `_create`/`_open` function and freed by
-//!   its `_destroy`, which accepts NULL.
+//!   `EKO_TransformSpec`, `EKO_Transform`, `EKO_SlicesSpec`, `EKO_Slices`, `EKO_PineapplState`,
+//!   each made by a `_create`/`_open` function and freed by its `_destroy`, which accepts NULL.
 //! - Every fallible function takes an `EKO_Handle*` first and returns an `int32_t` status:
 //!   `EKO_OK` (0) or one of the stable `EKO_ERROR_*` codes. The handle keeps the status and a
 //!   message (`EKO_handle_status`, `EKO_handle_message`). **Every call that takes a handle clears
@@ -12,7 +12,9 @@
 //! - Out-parameters are written only on success. A failed call leaves its objects as they were
 //!   (the documented exceptions: a failed store write or commit leaves the files it committed).
 //! - Counts, indices and enum values are `int32_t`/`int64_t` (Fortran has no unsigned types);
-//!   enum values are plain constants, and an unknown value is `EKO_ERROR_INVALID_ARGUMENT`.
+//!   enum values are plain constants, and an unknown value is `EKO_ERROR_INVALID_ARGUMENT`. The
+//!   one exception is `EKO_pineappl_operator`, whose signature is pineappl's (`size_t`), and
+//!   which returns nothing: it records errors in its state.
 //! - No panic crosses the boundary: a bug inside libeko returns `EKO_ERROR_PANIC`.
 //! - Memory the host registers stays the host's: libeko never copies it (except where a function
 //!   says it writes a file) and never frees it. Pointers libeko hands out (messages, views,
@@ -27,11 +29,13 @@
 #![allow(non_camel_case_types)]
 
 mod dataset;
+mod slices;
 mod status;
 mod store;
 mod transform;
 
 pub use dataset::*;
+pub use slices::*;
 pub use status::{
     EKO_ERROR_ALREADY_BOUND, EKO_ERROR_BAD_SHAPE, EKO_ERROR_CONFLICT, EKO_ERROR_DUPLICATE,
     EKO_ERROR_EVOLVE, EKO_ERROR_INCOMPATIBLE, EKO_ERROR_INVALID_ARGUMENT, EKO_ERROR_INVALID_STORE,

@@ -82,6 +82,11 @@ impl EKO_Store {
         self.store.metadata()
     }
 
+    /// The open store (for `EKO_slices_create`).
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Hands out `view`, remembering its memory.
     fn hand_out(&self, view: EKO_View) -> EKO_View {
         let len: i64 = view.shape.iter().product();
