@@ -44,8 +44,8 @@ pub struct EvolveArgs {
     fk_basis: FkBasisArg,
     /// Where a store holds a scale with two nf (a matching scale), the nf to take: MU2:NF,...
     /// An FK table takes one operator per scale; an ambiguous scale is refused without this.
-    #[arg(long, value_name = "MU2:NF,...", value_parser = parse_nf_at)]
-    nf_at: Option<Vec<EvolutionPoint>>,
+    #[arg(long, value_name = "MU2:NF,...", value_delimiter = ',', value_parser = parse_nf_at)]
+    nf_at: Vec<EvolutionPoint>,
     /// Optimise the FK table with pineappl's assumptions about the PDFs at the fitting scale
     /// (Nf6Ind, Nf6Sym, Nf5Ind, Nf5Sym, Nf4Ind, Nf4Sym, Nf3Ind, Nf3Sym). Default: not optimised.
     #[arg(long, value_name = "ASSUMPTIONS")]
@@ -72,8 +72,8 @@ pub enum FkBasisArg {
     Evol,
 }
 
-fn parse_nf_at(list: &str) -> Result<Vec<EvolutionPoint>, String> {
-    crate::parse_points(list).map_err(|e| e.to_string())
+fn parse_nf_at(point: &str) -> Result<EvolutionPoint, String> {
+    point.parse().map_err(|e: eko::Error| e.to_string())
 }
 
 /// Runs `eko evolve`.
@@ -133,13 +133,15 @@ pub fn run_evolve(args: &EvolveArgs) -> Result<(), Failure> {
             FkBasisArg::Pdg => FkBasis::Pdg,
             FkBasisArg::Evol => FkBasis::Evol,
         },
-        nf_at: args.nf_at.clone().unwrap_or_default(),
+        nf_at: args.nf_at.clone(),
         interpolation: args.interpolation,
         threads,
     };
     let store_refs: Vec<&Store> = stores.iter().collect();
     // Everything checked before any operator is read or anything written.
+    let planning = Instant::now();
     let plan = eko::pineappl::plan(&grid, &store_refs, &options)?;
+    let plan_seconds = planning.elapsed().as_secs_f64();
     // The temporary file, beside the output: an unwritable directory fails now, and a failure
     // below removes it.
     let output = eko::pineappl::FkTableOutput::create(&args.output)?;
@@ -158,14 +160,17 @@ pub fn run_evolve(args: &EvolveArgs) -> Result<(), Failure> {
         crate::print_json(&serde_json::json!({
             "output": args.output,
             "report": report,
+            "plan_seconds": plan_seconds,
             "scales": scales,
             "fk_assumptions": args.fk_assumptions,
             "seconds": seconds,
+            "peak_memory_bytes": crate::demo::peak_memory(),
         }));
     } else {
         println!(
             "evolved {} with {} into {} in {seconds:.2} s: {} (one per scale, mu2 {} to {}{}), \
-             {:.1} MB of operators served in {:.3} s ({:.1} % of the time){}{}{}",
+             {:.1} MB of operators served in {:.3} s ({:.1} % of the time), peak memory \
+             {}{}{}{}",
             args.grid.display(),
             crate::count(report.stores, "store"),
             args.output.display(),
@@ -176,6 +181,8 @@ pub fn run_evolve(args: &EvolveArgs) -> Result<(), Failure> {
             report.bytes as f64 / 1e6,
             report.operator_seconds,
             100.0 * report.operator_seconds / report.seconds.max(1e-9),
+            crate::demo::peak_memory()
+                .map_or_else(|| "unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6)),
             if report.reinterpolated {
                 "; reinterpolated onto the grid's x nodes"
             } else {

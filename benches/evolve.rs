@@ -1,0 +1,383 @@
+//! FK-table benchmark (issue 15), printed (not a timed test). Run:
+//! `cargo bench --bench evolve --features pineappl` (about 2 minutes; `EKO_BENCH_SCALES`,
+//! `EKO_BENCH_NX` change the size, `EKO_BENCH_DIR` the filesystem, `EKO_BENCH_KEEP=1` keeps
+//! the archive, store, grid and FK tables).
+//!
+//! An eko 0.15.7 archive of 40 operators with errors (nf = 5, mu2 from 10 to 1e4, n_x = 50, eko's
+//! `make_grid`; zero photon row and column, top quarks decoupled, random elsewhere:
+//! `benches/python/evolve.py make`), imported into a store; a DIS-like pineappl grid (one
+//! unpolarised PDF, 2 orders, 8 bins, 6 channels, its x nodes the store's x grid and its scales
+//! the store's 40 mu2) built here with the pineappl crate; alpha_s in a text file. Then, in
+//! interleaved rounds (medians printed), page cache warm for both:
+//! - libeko: `eko evolve GRID STORE -o FK --alphas FILE --json` as a process (release build, the
+//!   pineappl feature): wall time of the process, its evolve time (planning: every check and
+//!   mapping every slice, then pineappl's evolve) and the part spent producing slices, its peak resident memory (its own VmHWM);
+//! - pineappl's own path as pineko takes it: the pineappl Python package's `Grid.evolve` fed
+//!   slices from `eko.EKO.read(archive).items()` (`benches/python/evolve.py run ... eko`): wall
+//!   time of the process, the evolve call (from opening the archive), the time inside the slice
+//!   generator (extracting, decompressing), peak resident memory;
+//! - the contraction alone, for both: pineappl's `Grid::evolve` in this process with every
+//!   operator already in memory (owned arrays, loaded untimed), and the Python evolve call with
+//!   preloaded operators. The operator side of each path is its evolve time minus its
+//!   contraction: the goal is libeko's under 5 % of its total.
+//!
+//! Last, the two FK tables are convolved with a toy PDF and compared bin by bin.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use eko::pineappl::{AlphasTable, ConvType, FkTable, Grid, OperatorSliceInfo, PidBasis};
+use eko::store::Store;
+use ndarray::{Array2, Array4, CowArray};
+use pineappl::boc::{BinsWithFillLimits, Channel, Kinematics, Order, ScaleFuncForm, Scales};
+use pineappl::convolutions::{Conv, ConvolutionCache};
+use pineappl::interpolation::{Interp, InterpMeth, Map, ReweightMeth};
+use pineappl::packed_array::PackedArray;
+use pineappl::subgrid::ImportSubgridV1;
+
+const ROUNDS: usize = 5;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A DIS-like grid: one unpolarised PDF, orders as^0 and as^1, 8 bins, 6 channels (g, and
+/// q + qbar for d, u, s, c, b), every subgrid on the nodes (mu2, x) given.
+fn dis_grid(mu2: &[f64], x: &[f64]) -> Grid {
+    let orders = vec![Order::new(0, 0, 0, 0, 0), Order::new(1, 0, 0, 0, 0)];
+    let bins = 8;
+    let limits: Vec<f64> = (0..=bins).map(|b| b as f64).collect();
+    let mut channels = vec![Channel::new(vec![(vec![21], 1.0)])];
+    for q in 1..=5 {
+        channels.push(Channel::new(vec![(vec![q], 1.0), (vec![-q], 1.0)]));
+    }
+    let n_channels = channels.len();
+    let mut grid = Grid::new(
+        BinsWithFillLimits::from_fill_limits(limits).unwrap(),
+        orders,
+        channels,
+        PidBasis::Pdg,
+        vec![Conv::new(ConvType::UnpolPDF, 2212)],
+        vec![
+            Interp::new(
+                mu2[0],
+                mu2[mu2.len() - 1],
+                mu2.len(),
+                3,
+                ReweightMeth::NoReweight,
+                Map::ApplGridH0,
+                InterpMeth::Lagrange,
+            ),
+            Interp::new(
+                x[0],
+                1.0,
+                x.len(),
+                3,
+                ReweightMeth::ApplGridX,
+                Map::ApplGridF2,
+                InterpMeth::Lagrange,
+            ),
+        ],
+        vec![Kinematics::Scale(0), Kinematics::X(0)],
+        Scales {
+            ren: ScaleFuncForm::Scale(0),
+            fac: ScaleFuncForm::Scale(0),
+            frg: ScaleFuncForm::NoScale,
+        },
+    );
+    for o in 0..2 {
+        for b in 0..bins {
+            for c in 0..n_channels {
+                // Each bin covers x above its own threshold, like DIS bins in x.
+                let x_min = 1e-5 * 4f64.powi(b as i32);
+                let array = Array2::from_shape_fn((mu2.len(), x.len()), |(m, j)| {
+                    if x[j] < x_min {
+                        0.0
+                    } else {
+                        (1.0 + 0.1 * o as f64) * (1.0 + (m + j + c) as f64 * 1e-3) / x[j].sqrt()
+                    }
+                });
+                grid.subgrids_mut()[[o, b, c]] = ImportSubgridV1::new(
+                    PackedArray::from(array.view().into_dyn()),
+                    vec![mu2.to_vec(), x.to_vec()],
+                )
+                .into();
+            }
+        }
+    }
+    grid
+}
+
+fn alpha_s(mu2: f64) -> f64 {
+    0.118 / (1.0 + 0.118 * 7.0 / (4.0 * std::f64::consts::PI) * (mu2 / 8315.0).ln())
+}
+
+/// Runs `cmd`, returns (stdout, wall seconds). (Peak memory comes from each process itself,
+/// VmHWM after its exec: `wait4`'s maxrss would count this process's memory at the fork.)
+fn run_measured(cmd: &mut Command) -> (String, f64) {
+    use std::io::Read as _;
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let wall = start.elapsed().as_secs_f64();
+    assert!(status.success(), "{cmd:?} failed: {err}");
+    (out, wall)
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// pineappl's `Grid::evolve` in this process with every operator already in memory: the
+/// contraction alone.
+fn contraction_only(grid: &Grid, store: &Store, alphas: &[(f64, f64)]) -> f64 {
+    let m = store.metadata();
+    let ops: Vec<(f64, Array4<f64>)> = store
+        .operators()
+        .map(|r| {
+            let (p, f) = r.unwrap();
+            (p.mu2, f.view().to_owned())
+        })
+        .collect();
+    let template = OperatorSliceInfo {
+        fac0: m.origin.mu2,
+        pids0: m.pids.clone(),
+        x0: m.xgrid.clone(),
+        fac1: 0.0,
+        pids1: m.pids.clone(),
+        x1: m.xgrid.clone(),
+        pid_basis: PidBasis::Pdg,
+        conv_type: ConvType::UnpolPDF,
+    };
+    let slices = ops.iter().map(|(mu2, op)| {
+        let mut info = template.clone();
+        info.fac1 = *mu2;
+        Ok::<_, std::io::Error>((info, CowArray::from(op.view())))
+    });
+    let table = AlphasTable {
+        ren1: alphas.iter().map(|a| a.0).collect(),
+        alphas: alphas.iter().map(|a| a.1).collect(),
+    };
+    let start = Instant::now();
+    let fk = grid
+        .evolve(vec![slices], &[], (1.0, 1.0, 1.0), &table)
+        .unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    std::hint::black_box(fk);
+    seconds
+}
+
+fn convolve(path: &Path) -> Vec<f64> {
+    let grid = eko::pineappl::read_grid(path).unwrap();
+    let fk = FkTable::try_from(grid).unwrap();
+    let mut xfx =
+        |pid: i32, x: f64, _q2: f64| x.powf(0.3) * (1.0 - x).powi(3) * (1.0 + 0.1 * pid as f64);
+    let mut als = |_: f64| 0.118;
+    let mut cache = ConvolutionCache::new(
+        vec![Conv::new(ConvType::UnpolPDF, 2212)],
+        vec![&mut xfx],
+        &mut als,
+    );
+    fk.convolve(&mut cache, &[], &[])
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    common::median(&mut v)
+}
+
+fn main() {
+    let n_x = env_usize("EKO_BENCH_NX", 50);
+    let n_scales = env_usize("EKO_BENCH_SCALES", 40);
+    let base = std::env::var_os("EKO_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let tmp = tempfile::tempdir_in(base).unwrap();
+    let dir = tmp.path();
+    let python = common::python();
+    let script = common::root().join("benches/python/evolve.py");
+
+    let started = Instant::now();
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(["make".as_ref(), dir.as_os_str()])
+        .args([n_x.to_string(), n_scales.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let archive = dir.join("eko.tar");
+    let store_dir = dir.join("store");
+    eko::archive::import(&archive, &store_dir, |_| {}).unwrap();
+    let store = Store::open(&store_dir).unwrap();
+    let m = store.metadata();
+    let mu2: Vec<f64> = store.points().map(|(p, _)| p.mu2).collect();
+    let grid = dis_grid(&mu2, &m.xgrid);
+    let grid_path = dir.join("grid.pineappl.lz4");
+    grid.write_lz4(std::fs::File::create(&grid_path).unwrap())
+        .unwrap();
+    let alphas: Vec<(f64, f64)> = mu2.iter().map(|&q2| (q2, alpha_s(q2))).collect();
+    let alphas_path = dir.join("alphas.txt");
+    let text: String = alphas
+        .iter()
+        .map(|(q2, a)| format!("{q2:?} {a:?}\n"))
+        .collect();
+    std::fs::write(&alphas_path, text).unwrap();
+    let archive_mb = std::fs::metadata(&archive).unwrap().len() as f64 / 1e6;
+    let store_mb: f64 = store
+        .operators()
+        .map(|r| r.unwrap().1.npy().data_bytes().len() as f64 / 1e6)
+        .sum();
+    println!(
+        "evolve benchmark: {n_scales} scales, operators 14 x {n_x} x 14 x {n_x} with errors; \
+         archive {archive_mb:.0} MB (lz4), store {store_mb:.0} MB of operators (+ errors); \
+         grid 2 orders x 8 bins x 6 channels; set up in {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    );
+
+    let eko_bin = env!("CARGO_BIN_EXE_eko");
+    let fk_ours = dir.join("fk-libeko.pineappl.lz4");
+    let fk_theirs = dir.join("fk-pineappl.pineappl.lz4");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours_contract, mut theirs_contract) = (Vec::new(), Vec::new());
+    for round in 0..=ROUNDS {
+        let (text, wall) = run_measured(
+            Command::new(eko_bin)
+                .arg("evolve")
+                .args([&grid_path, &store_dir])
+                .arg("-o")
+                .arg(&fk_ours)
+                .arg("--alphas")
+                .arg(&alphas_path)
+                .arg("--json"),
+        );
+        let r = json(&text);
+        // Planning (every check, mapping every slice) is part of getting the operators.
+        let plan = r["plan_seconds"].as_f64().unwrap();
+        let ours_round = (
+            wall,
+            plan + r["report"]["seconds"].as_f64().unwrap(),
+            plan + r["report"]["operator_seconds"].as_f64().unwrap(),
+            r["peak_memory_bytes"].as_f64().unwrap() / (1024.0 * 1024.0),
+        );
+        let py = |mode: &str| {
+            run_measured(
+                Command::new(&python)
+                    .arg(&script)
+                    .arg("run")
+                    .args([&grid_path, &archive, &alphas_path, &fk_theirs])
+                    .arg(mode)
+                    .env("OPENBLAS_NUM_THREADS", "1"),
+            )
+        };
+        let (text, wall) = py("eko");
+        let p = json(&text);
+        let theirs_round = (
+            wall,
+            p["seconds"].as_f64().unwrap(),
+            p["operator_seconds"].as_f64().unwrap(),
+            p["peak_mib"].as_f64().unwrap(),
+        );
+        let contract = contraction_only(&grid, &store, &alphas);
+        let (text, _) = py("preloaded");
+        let theirs_c = json(&text)["seconds"].as_f64().unwrap();
+        // Round 0 warms the page cache and the interpreters; it is not counted.
+        if round > 0 {
+            ours.push(ours_round);
+            theirs.push(theirs_round);
+            ours_contract.push(contract);
+            theirs_contract.push(theirs_c);
+        }
+    }
+    let col = |v: &[(f64, f64, f64, f64)], k: usize| {
+        median(
+            v.iter()
+                .map(|t| [t.0, t.1, t.2, t.3][k])
+                .collect::<Vec<f64>>(),
+        )
+    };
+    let (c_ours, c_theirs) = (median(ours_contract), median(theirs_contract));
+    let (e_ours, e_theirs) = (col(&ours, 1), col(&theirs, 1));
+    println!("medians of {ROUNDS} interleaved rounds (seconds; memory in MiB):");
+    println!(
+        "{:<44} {:>10} {:>10} {:>9}",
+        "", "libeko", "pineappl", "ratio"
+    );
+    let row = |name: &str, a: f64, b: f64| {
+        // Below a millisecond the difference of two medians is noise: no ratio.
+        let ratio = if a < 1e-3 {
+            "-".to_string()
+        } else {
+            format!("{:.2}x", b / a)
+        };
+        println!("{name:<44} {a:>10.3} {b:>10.3} {ratio:>9}");
+    };
+    row("process wall time", col(&ours, 0), col(&theirs, 0));
+    row("evolve (from opening the operators)", e_ours, e_theirs);
+    row(
+        "  contraction alone (operators preloaded)",
+        c_ours,
+        c_theirs,
+    );
+    row(
+        "  operator side (evolve - contraction)",
+        (e_ours - c_ours).max(0.0),
+        e_theirs - c_theirs,
+    );
+    row(
+        "  time inside the slice iterator",
+        col(&ours, 2),
+        col(&theirs, 2),
+    );
+    row("peak resident memory (MiB)", col(&ours, 3), col(&theirs, 3));
+    println!(
+        "libeko's operator side: {:.1} % of its evolve time (goal: under 5 %); pineappl's path \
+         from the archive: {:.1} %",
+        100.0 * (e_ours - c_ours).max(0.0) / e_ours,
+        100.0 * (e_theirs - c_theirs).max(0.0) / e_theirs
+    );
+
+    let a = convolve(&fk_ours);
+    let b = convolve(&fk_theirs);
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| ((x - y) / y.abs().max(1e-300)).abs())
+        .fold(0.0f64, f64::max);
+    println!(
+        "FK tables convolved with a toy PDF, {} bins: largest relative difference {worst:.1e}",
+        a.len()
+    );
+    assert!(
+        worst < 1e-12,
+        "libeko's FK table differs from pineappl's own"
+    );
+    if std::env::var_os("EKO_BENCH_KEEP").is_some() {
+        println!("kept: {}", tmp.keep().display());
+    }
+}
