@@ -108,6 +108,36 @@ static bool make_dataset(EKO_Handle *h, EKO_Dataset **ds) {
     return true;
 }
 
+/* Writes a store in `dir` with the final operators of `n` points (mu2[k], nf[k]), operator k made
+ * by fill_operator(seed k + 1) in layout[k] (C or Fortran order: the file keeps it). Inline so that
+ * the tests which do not use it are not warned about it. */
+static inline bool write_points(EKO_Handle *h, const char *dir, int n, const double *mu2,
+                                const int32_t *nf, const int32_t *layout) {
+    EKO_Dataset *ds = NULL;
+    double *ops[16] = {NULL};
+    bool ok = n > 0 && n <= 16 && make_dataset(h, &ds);
+    for (int k = 0; ok && k < n; k++) {
+        int32_t id;
+        ops[k] = new_buffer();
+        fill_operator(ops[k], layout[k], k + 1.0);
+        int32_t status =
+            EKO_dataset_add_buffer(h, ds, EKO_KIND_OPERATOR, mu2[k], nf[k], layout[k], ops[k], N, &id);
+        if (status != EKO_OK) {
+            fprintf(stderr, "write_points: %s\n", EKO_handle_message(h));
+            ok = false;
+        }
+    }
+    if (ok && EKO_dataset_write_store(h, ds, dir) != EKO_OK) {
+        fprintf(stderr, "write_points: %s\n", EKO_handle_message(h));
+        ok = false;
+    }
+    EKO_dataset_destroy(ds);
+    for (int k = 0; k < 16; k++) {
+        free(ops[k]);
+    }
+    return ok;
+}
+
 typedef struct {
     const char *name;
     bool (*run)(void);

@@ -767,9 +767,11 @@ int32_t EKO_pineappl_state_served(EKO_Handle *handle,
 // NULL pointer, `op_index` out of range, a `fac1` the slices do not hold, a shape, pid or x value
 // other than the slices', a bug inside libeko) is recorded in the state, the first one kept
 // (`EKO_ERROR_EVOLVE` with a message naming the value; `EKO_ERROR_PANIC` for a bug), and the
-// buffer is filled with NaN when `buffer` and `shape` are not NULL, so the FK table cannot pass
-// for a good one. Check `EKO_pineappl_state_check` after `pineappl_grid_evolve`. With a NULL
-// `state` there is nowhere to record: the buffer is filled with NaN.
+// buffer is filled with NaN when `buffer` and `shape` are not NULL (and `buffer` is not memory
+// of the slices, such as a borrowed operator, which only a direct caller can pass), so the FK
+// table cannot pass for a good one. Check `EKO_pineappl_state_check` after
+// `pineappl_grid_evolve`. With a NULL `state` there is nowhere to record: the buffer is filled
+// with NaN.
 //
 // # Safety
 // `state` NULL or a live `EKO_PineapplState` whose slices are live; `shape` NULL or readable for
