@@ -15,6 +15,11 @@
 ! the transform (eko_transform_source_shape, eko_transform_shape). eko_store_apply_transformed
 ! evolves pdf(n_x_in, n_pid_in, n_rep) through a transform, or through a reshaped store's
 ! operators; eko_store_reshape writes a reshaped store.
+!
+! Slices (a store's final operators one scale at a time, for FK tables): eko_slices_create, then
+! eko_slices_write into arrays op(n_pid_out, n_x_out, n_pid_in, n_x_in) or eko_slices_borrow in
+! place. A host that links pineappl's C API passes c_funloc(eko_pineappl_operator) to
+! pineappl_grid_evolve, with the state%ptr of an eko_pineappl_state as its state.
 module eko
     use, intrinsic :: iso_c_binding
     implicit none
@@ -38,6 +43,7 @@ module eko
     integer(c_int32_t), parameter, public :: EKO_ERROR_PARTIALS_REMAIN = 103
     integer(c_int32_t), parameter, public :: EKO_ERROR_TRANSFORM = 104
     integer(c_int32_t), parameter, public :: EKO_ERROR_RESHAPED = 105
+    integer(c_int32_t), parameter, public :: EKO_ERROR_EVOLVE = 106
     integer(c_int32_t), parameter, public :: EKO_ERROR_IO = 200
     integer(c_int32_t), parameter, public :: EKO_ERROR_MALFORMED_FILE = 201
     integer(c_int32_t), parameter, public :: EKO_ERROR_NOT_A_STORE = 202
@@ -64,6 +70,7 @@ module eko
                                              EKO_TRANSFER_COPY = 3
     integer(c_int32_t), parameter, public :: EKO_SIDE_OUTPUT = 1, EKO_SIDE_INPUT = 2
     integer(c_int32_t), parameter, public :: EKO_BASIS_FLAVOR = 1, EKO_BASIS_EVOL = 2
+    integer(c_int32_t), parameter, public :: EKO_BASIS_CUSTOM = 3
     ! The ABI this module was written for (the header's EKO_ABI_VERSION; Fortran names ignore
     ! case, so the function eko_abi_version() takes the plain name): compare the two at start-up.
     integer(c_int32_t), parameter, public :: EKO_MODULE_ABI_VERSION = 2
@@ -86,6 +93,20 @@ module eko
     end type
     !> A transform, its matrices precomputed.
     type, public :: eko_transform
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> Which final operators to serve as slices, set one call at a time (eko_slices_spec(), a
+    !> spec never created, asks for every final operator).
+    type, public :: eko_slices_spec
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> A store's final operators as slices: one per scale, in ascending mu2.
+    type, public :: eko_slices
+        type(c_ptr) :: ptr = c_null_ptr
+    end type
+    !> What eko_pineappl_operator serves from and records into: pass state%ptr to
+    !> pineappl_grid_evolve as its state.
+    type, public :: eko_pineappl_state
         type(c_ptr) :: ptr = c_null_ptr
     end type
 
@@ -123,6 +144,29 @@ module eko
     public :: eko_transform_create, eko_transform_create_for_sides, eko_transform_destroy
     public :: eko_transform_shape, eko_transform_source_shape
     public :: eko_transform_side_pids, eko_transform_side_xgrid, eko_transform_apply
+    public :: eko_slices_spec_create, eko_slices_spec_destroy
+    public :: eko_slices_spec_set_scales, eko_slices_spec_set_nf
+    public :: eko_slices_create, eko_slices_destroy, eko_slices_len, eko_slices_shape
+    public :: eko_slices_point, eko_slices_fac0, eko_slices_basis
+    public :: eko_slices_side_pids, eko_slices_side_xgrid
+    public :: eko_slices_write, eko_slices_borrow, eko_slices_release
+    public :: eko_pineappl_state_create, eko_pineappl_state_destroy
+    public :: eko_pineappl_state_check, eko_pineappl_state_served
+    public :: eko_pineappl_operator
+
+    interface
+        !> pineappl's operator callback (EKO_pineappl_operator of the C ABI; pineappl_capi's
+        !> OperatorCallback): a host linking pineappl's C API passes c_funloc(eko_pineappl_operator)
+        !> to pineappl_grid_evolve, with state%ptr of an eko_pineappl_state as its state, and
+        !> checks eko_pineappl_state_check afterwards. Not to be called from Fortran otherwise.
+        subroutine eko_pineappl_operator(op_index, fac1, pids_in, x_in, pids_out, x_out, shape, &
+                                         buffer, state) bind(c, name="EKO_pineappl_operator")
+            import :: c_size_t, c_double, c_ptr
+            integer(c_size_t), value :: op_index
+            real(c_double), value :: fac1
+            type(c_ptr), value :: pids_in, x_in, pids_out, x_out, shape, buffer, state
+        end subroutine
+    end interface
 
     interface
         function c_abi_version() bind(c, name="EKO_abi_version") result(v)
@@ -585,6 +629,146 @@ module eko
             real(c_double), intent(inout) :: out(*)
             integer(c_int64_t), value :: n_op, n_out
             integer(c_int32_t), value :: op_layout, out_layout
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_spec_create(h, spec) bind(c, name="EKO_slices_spec_create") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h
+            type(c_ptr), intent(out) :: spec
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_slices_spec_destroy(spec) bind(c, name="EKO_slices_spec_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: spec
+        end subroutine
+        function c_slices_spec_set_scales(h, spec, mu2, n) &
+            bind(c, name="EKO_slices_spec_set_scales") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, spec
+            real(c_double), intent(in) :: mu2(*)
+            integer(c_int32_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_spec_set_nf(h, spec, mu2, nf) &
+            bind(c, name="EKO_slices_spec_set_nf") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, spec
+            real(c_double), value :: mu2
+            integer(c_int32_t), value :: nf
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_create(h, store, spec, t, slices) &
+            bind(c, name="EKO_slices_create") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, store, spec, t
+            type(c_ptr), intent(out) :: slices
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_slices_destroy(slices) bind(c, name="EKO_slices_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: slices
+        end subroutine
+        function c_slices_len(h, slices, n) bind(c, name="EKO_slices_len") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), intent(out) :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_shape(h, slices, shape) bind(c, name="EKO_slices_shape") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, slices
+            integer(c_int64_t), intent(out) :: shape(4)
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_check_shape(h, slices, shape) &
+            bind(c, name="EKO_slices_check_shape") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, slices
+            integer(c_int64_t), intent(in) :: shape(4)
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_point(h, slices, i, mu2, nf) bind(c, name="EKO_slices_point") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), value :: i
+            real(c_double), intent(out) :: mu2
+            integer(c_int32_t), intent(out) :: nf
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_fac0(h, slices, fac0) bind(c, name="EKO_slices_fac0") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, slices
+            real(c_double), intent(out) :: fac0
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_basis(h, slices, basis) bind(c, name="EKO_slices_basis") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), intent(out) :: basis
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_side_pids(h, slices, side, pids, n) &
+            bind(c, name="EKO_slices_side_pids") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), value :: side, n
+            integer(c_int32_t), intent(out) :: pids(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_side_xgrid(h, slices, side, xgrid, n) &
+            bind(c, name="EKO_slices_side_xgrid") result(s)
+            import :: c_ptr, c_int32_t, c_double
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), value :: side, n
+            real(c_double), intent(out) :: xgrid(*)
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_write(h, slices, i, buffer, n, layout) &
+            bind(c, name="EKO_slices_write") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t, c_double
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), value :: i, layout
+            real(c_double), intent(inout) :: buffer(*)
+            integer(c_int64_t), value :: n
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_borrow(h, slices, i, view) bind(c, name="EKO_slices_borrow") result(s)
+            import :: c_ptr, c_int32_t, c_view
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), value :: i
+            type(c_view), intent(out) :: view
+            integer(c_int32_t) :: s
+        end function
+        function c_slices_release(h, slices, i) bind(c, name="EKO_slices_release") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, slices
+            integer(c_int32_t), value :: i
+            integer(c_int32_t) :: s
+        end function
+        function c_pineappl_state_create(h, slices, n, state) &
+            bind(c, name="EKO_pineappl_state_create") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h
+            type(c_ptr), intent(in) :: slices(*)
+            integer(c_int64_t), value :: n
+            type(c_ptr), intent(out) :: state
+            integer(c_int32_t) :: s
+        end function
+        subroutine c_pineappl_state_destroy(state) bind(c, name="EKO_pineappl_state_destroy")
+            import :: c_ptr
+            type(c_ptr), value :: state
+        end subroutine
+        function c_pineappl_state_check(h, state) &
+            bind(c, name="EKO_pineappl_state_check") result(s)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: h, state
+            integer(c_int32_t) :: s
+        end function
+        function c_pineappl_state_served(h, state, served) &
+            bind(c, name="EKO_pineappl_state_served") result(s)
+            import :: c_ptr, c_int32_t, c_int64_t
+            type(c_ptr), value :: h, state
+            integer(c_int64_t), intent(out) :: served
             integer(c_int32_t) :: s
         end function
     end interface
@@ -1341,6 +1525,212 @@ contains
         if (s /= EKO_OK) return
         s = c_transform_apply(h%ptr, t%ptr, op, size(op, kind=c_int64_t), EKO_LAYOUT_FORTRAN, &
                               out, size(out, kind=c_int64_t), EKO_LAYOUT_FORTRAN)
+    end function
+
+    !> A new slices spec, asking for every final operator.
+    function eko_slices_spec_create(h, spec) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices_spec), intent(inout) :: spec
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_slices_spec_create(h%ptr, p)
+        if (s == EKO_OK) spec%ptr = p
+    end function
+
+    !> Frees a slices spec (slices made from it are not affected).
+    subroutine eko_slices_spec_destroy(spec)
+        type(eko_slices_spec), intent(inout) :: spec
+        call c_slices_spec_destroy(spec%ptr)
+        spec%ptr = c_null_ptr
+    end subroutine
+
+    !> Asks for the slices at the scales mu2(:) only (each a final operator of the store).
+    function eko_slices_spec_set_scales(h, spec, mu2) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices_spec), intent(in) :: spec
+        real(c_double), intent(in) :: mu2(:)
+        integer(c_int32_t) :: s
+        s = c_slices_spec_set_scales(h%ptr, spec%ptr, mu2, size(mu2, kind=c_int32_t))
+    end function
+
+    !> Chooses nf at scale mu2, where the store holds final operators with two nf.
+    function eko_slices_spec_set_nf(h, spec, mu2, nf) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices_spec), intent(in) :: spec
+        real(c_double), intent(in) :: mu2
+        integer(c_int32_t), intent(in) :: nf
+        integer(c_int32_t) :: s
+        s = c_slices_spec_set_nf(h%ptr, spec%ptr, mu2, nf)
+    end function
+
+    !> The slices spec asks of the store's final operators (eko_slices_spec(): all of them),
+    !> served through t (eko_transform(): none; else made from this store, and copied).
+    function eko_slices_create(h, store, spec, t, slices) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_store), intent(in) :: store
+        type(eko_slices_spec), intent(in) :: spec
+        type(eko_transform), intent(in) :: t
+        type(eko_slices), intent(inout) :: slices
+        integer(c_int32_t) :: s
+        type(c_ptr) :: p
+        s = c_slices_create(h%ptr, store%ptr, spec%ptr, t%ptr, p)
+        if (s == EKO_OK) slices%ptr = p
+    end function
+
+    !> Frees slices; pointers from eko_slices_borrow become invalid.
+    subroutine eko_slices_destroy(slices)
+        type(eko_slices), intent(inout) :: slices
+        call c_slices_destroy(slices%ptr)
+        slices%ptr = c_null_ptr
+    end subroutine
+
+    !> The number of slices.
+    function eko_slices_len(h, slices, n) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(out) :: n
+        integer(c_int32_t) :: s
+        s = c_slices_len(h%ptr, slices%ptr, n)
+    end function
+
+    !> The shape of every slice: (n_pid_out, n_x_out, n_pid_in, n_x_in).
+    function eko_slices_shape(h, slices, shape) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int64_t), intent(out) :: shape(4)
+        integer(c_int32_t) :: s
+        s = c_slices_shape(h%ptr, slices%ptr, shape)
+    end function
+
+    !> Slice i's point (1-based here, ascending mu2): mu2 (pineappl's fac1) and nf.
+    function eko_slices_point(h, slices, i, mu2, nf) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(in) :: i
+        real(c_double), intent(out) :: mu2
+        integer(c_int32_t), intent(out) :: nf
+        integer(c_int32_t) :: s
+        s = c_slices_point(h%ptr, slices%ptr, i - 1, mu2, nf)
+    end function
+
+    !> The origin's scale: pineappl's fac0.
+    function eko_slices_fac0(h, slices, fac0) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        real(c_double), intent(out) :: fac0
+        integer(c_int32_t) :: s
+        s = c_slices_fac0(h%ptr, slices%ptr, fac0)
+    end function
+
+    !> The basis of the input side (EKO_BASIS_FLAVOR, EKO_BASIS_EVOL or EKO_BASIS_CUSTOM).
+    function eko_slices_basis(h, slices, basis) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(out) :: basis
+        integer(c_int32_t) :: s
+        s = c_slices_basis(h%ptr, slices%ptr, basis)
+    end function
+
+    !> The pids of side (EKO_SIDE_*) of the slices, into pids(n).
+    function eko_slices_side_pids(h, slices, side, pids) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(in) :: side
+        integer(c_int32_t), intent(out) :: pids(:)
+        integer(c_int32_t) :: s
+        s = c_slices_side_pids(h%ptr, slices%ptr, side, pids, size(pids, kind=c_int32_t))
+    end function
+
+    !> The x grid of side (EKO_SIDE_*) of the slices, into xgrid(n).
+    function eko_slices_side_xgrid(h, slices, side, xgrid) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(in) :: side
+        real(c_double), intent(out) :: xgrid(:)
+        integer(c_int32_t) :: s
+        s = c_slices_side_xgrid(h%ptr, slices%ptr, side, xgrid, size(xgrid, kind=c_int32_t))
+    end function
+
+    !> Writes slice i (1-based here) into op(n_pid_out, n_x_out, n_pid_in, n_x_in), whose extents
+    !> are checked (EKO_ERROR_BAD_SHAPE), then drops its pages from resident memory. op is
+    !> written only on success.
+    function eko_slices_write(h, slices, i, op) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(in) :: i
+        real(c_double), contiguous, intent(inout) :: op(:, :, :, :)
+        integer(c_int32_t) :: s
+        s = c_slices_check_shape(h%ptr, slices%ptr, shape(op, kind=c_int64_t))
+        if (s /= EKO_OK) return
+        s = c_slices_write(h%ptr, slices%ptr, i - 1, op, size(op, kind=c_int64_t), &
+                           EKO_LAYOUT_FORTRAN)
+    end function
+
+    !> Points op at slice i (1-based here), read-only, without copying, indexed as in
+    !> eko_store_operator (layout EKO_LAYOUT_FORTRAN: op(pid_out, x_out, pid_in, x_in);
+    !> EKO_LAYOUT_C: op(x_in, pid_in, x_out, pid_out)): the mapped file, or for transformed slices
+    !> one buffer of the slices (valid until the next borrow). Valid until eko_slices_release of
+    !> i or eko_slices_destroy.
+    function eko_slices_borrow(h, slices, i, op, layout) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(in) :: i
+        real(c_double), pointer, intent(out) :: op(:, :, :, :)
+        integer(c_int32_t), intent(out) :: layout
+        integer(c_int32_t) :: s
+        type(c_view) :: v
+        nullify (op)
+        s = c_slices_borrow(h%ptr, slices%ptr, i - 1, v)
+        if (s == EKO_OK) call point_at(v, op, layout)
+    end function
+
+    !> Ends a borrow of slice i (1-based here): its pages leave resident memory.
+    function eko_slices_release(h, slices, i) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices
+        integer(c_int32_t), intent(in) :: i
+        integer(c_int32_t) :: s
+        s = c_slices_release(h%ptr, slices%ptr, i - 1)
+    end function
+
+    !> The state for eko_pineappl_operator: slices(k) serves pineappl's op_index k - 1. It
+    !> borrows the slices, which must outlive it.
+    function eko_pineappl_state_create(h, slices, state) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_slices), intent(in) :: slices(:)
+        type(eko_pineappl_state), intent(inout) :: state
+        integer(c_int32_t) :: s
+        type(c_ptr) :: ptrs(size(slices)), p
+        integer :: k
+        do k = 1, size(slices)
+            ptrs(k) = slices(k)%ptr
+        end do
+        s = c_pineappl_state_create(h%ptr, ptrs, size(slices, kind=c_int64_t), p)
+        if (s == EKO_OK) state%ptr = p
+    end function
+
+    !> Frees a state (the slices are not affected).
+    subroutine eko_pineappl_state_destroy(state)
+        type(eko_pineappl_state), intent(inout) :: state
+        call c_pineappl_state_destroy(state%ptr)
+        state%ptr = c_null_ptr
+    end subroutine
+
+    !> EKO_OK, or the first error eko_pineappl_operator recorded (its message in the handle).
+    function eko_pineappl_state_check(h, state) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_pineappl_state), intent(in) :: state
+        integer(c_int32_t) :: s
+        s = c_pineappl_state_check(h%ptr, state%ptr)
+    end function
+
+    !> The number of slices eko_pineappl_operator served with state.
+    function eko_pineappl_state_served(h, state, served) result(s)
+        type(eko_handle), intent(in) :: h
+        type(eko_pineappl_state), intent(in) :: state
+        integer(c_int64_t), intent(out) :: served
+        integer(c_int32_t) :: s
+        s = c_pineappl_state_served(h%ptr, state%ptr, served)
     end function
 
     ! NUL-terminated copies of strings(:) in names(:, i), and pointers to them.
