@@ -47,7 +47,8 @@ struct Fixture {
     dir: PathBuf,
     store: Store,
     xgrid: Vec<f64>,
-    /// The store's scales, ascending: 4, 24.2064 (nf = 4 and 5), 100, 400, 2500.
+    /// The bottom matching scale 4.92², which the store holds at nf = 4 and 5 (its other scales:
+    /// 4, 100, 400, 2500).
     mb2: f64,
 }
 
