@@ -31,7 +31,7 @@ pub use ::pineappl::pids::PidBasis;
 pub use ::pineappl::boc::Order;
 use ::pineappl::boc::ScaleFuncForm;
 use ::pineappl::subgrid::Subgrid as _;
-use ndarray::{CowArray, Ix4};
+use ndarray::{Array4, CowArray, Ix4};
 
 use crate::error::{Error, IoContext, Result};
 use crate::slices::{SliceIter, SliceSelection, Slices, same_node};
@@ -66,7 +66,8 @@ pub struct EvolveOptions {
     pub nf_at: Vec<EvolutionPoint>,
     /// The interpolation to reinterpolate with, when a store records none (or to override it).
     pub interpolation: Option<Interpolation>,
-    /// Threads for the transforms (pineappl's contraction uses its own rayon pool).
+    /// Threads for each transform (default 1: transformed slices are made one ahead on a thread
+    /// of their own, beside pineappl's contraction, which uses its own rayon pool).
     pub threads: usize,
 }
 
@@ -175,33 +176,49 @@ impl EvolvePlan {
         let spent = Cell::new(Duration::ZERO);
         let progress = RefCell::new(progress);
         let total = self.slices();
-        let mut iters = Vec::with_capacity(self.feeds.len());
-        for (n, feed) in self.feeds.iter().enumerate() {
-            iters.push(FeedIter {
-                template: OperatorSliceInfo {
-                    fac0: feed.slices.origin().mu2,
-                    pids0: feed.slices.input_side().pids.clone(),
-                    x0: feed.slices.input_side().xgrid.clone(),
-                    fac1: 0.0,
-                    pids1: feed.slices.output_side().pids.clone(),
-                    x1: feed.slices.output_side().xgrid.clone(),
-                    pid_basis: self.pid_basis,
-                    conv_type: feed.conv,
-                },
-                inner: feed.slices.iter(),
-                spent: &spent,
-                progress: (n == 0).then_some((&progress, total)),
-            });
-        }
         let alphas = AlphasTable {
             ren1: self.alphas.iter().map(|e| e.0).collect(),
             alphas: self.alphas.iter().map(|e| e.1).collect(),
         };
-        let fk = grid
-            .evolve(iters, &self.order_mask, self.xi, &alphas)
-            .map_err(|e| Error::Evolve {
-                reason: format!("pineappl: {e:#}"),
-            })?;
+        let fk = std::thread::scope(|scope| {
+            let mut iters = Vec::with_capacity(self.feeds.len());
+            for (n, feed) in self.feeds.iter().enumerate() {
+                let slices = &feed.slices;
+                let source = if slices.transform().is_some() {
+                    // Transformed slices are made one ahead, beside pineappl's contraction of
+                    // the previous one. Dropped early (pineappl refused a slice), the receiver
+                    // makes the next send fail and the producer stop.
+                    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+                    scope.spawn(move || produce(slices, &sender));
+                    Source::Pipelined {
+                        slices,
+                        next: 0,
+                        receiver,
+                    }
+                } else {
+                    Source::Mapped(slices.iter())
+                };
+                iters.push(FeedIter {
+                    template: OperatorSliceInfo {
+                        fac0: slices.origin().mu2,
+                        pids0: slices.input_side().pids.clone(),
+                        x0: slices.input_side().xgrid.clone(),
+                        fac1: 0.0,
+                        pids1: slices.output_side().pids.clone(),
+                        x1: slices.output_side().xgrid.clone(),
+                        pid_basis: self.pid_basis,
+                        conv_type: feed.conv,
+                    },
+                    source,
+                    spent: &spent,
+                    progress: (n == 0).then_some((&progress, total)),
+                });
+            }
+            grid.evolve(iters, &self.order_mask, self.xi, &alphas)
+        })
+        .map_err(|e| Error::Evolve {
+            reason: format!("pineappl: {e:#}"),
+        })?;
         let bytes = self
             .feeds
             .iter()
@@ -228,10 +245,45 @@ impl EvolvePlan {
 
 type Progress<'p, 'f> = (&'p RefCell<&'f mut (dyn FnMut(usize, usize) + 'f)>, usize);
 
-/// One store's slices as pineappl's items, timed.
+/// Makes every transformed slice in order and sends it, stopping at the first error (sent on)
+/// or when the receiver is gone. A panic in the transform becomes an error.
+fn produce(slices: &Slices, sender: &std::sync::mpsc::SyncSender<Result<Array4<f64>>>) {
+    for index in 0..slices.len() {
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            slices.get(index).map(CowArray::into_owned)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Error::Evolve {
+                reason: format!(
+                    "transforming the slice at {} failed",
+                    slices.points()[index]
+                ),
+            })
+        });
+        slices.release(index);
+        let failed = made.is_err();
+        if sender.send(made).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Where one store's slices come from.
+enum Source<'a> {
+    /// Zero-copy views of the mapped files.
+    Mapped(SliceIter<'a>),
+    /// Transformed slices, made one ahead by a producer thread.
+    Pipelined {
+        slices: &'a Slices,
+        next: usize,
+        receiver: std::sync::mpsc::Receiver<Result<Array4<f64>>>,
+    },
+}
+
+/// One store's slices as pineappl's items; the time pineappl waits for them is counted.
 struct FeedIter<'a, 'p, 'f> {
     template: OperatorSliceInfo,
-    inner: SliceIter<'a>,
+    source: Source<'a>,
     spent: &'p Cell<Duration>,
     progress: Option<Progress<'p, 'f>>,
 }
@@ -241,7 +293,23 @@ impl<'a> Iterator for FeedIter<'a, '_, '_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let start = Instant::now();
-        let item = self.inner.next();
+        let item = match &mut self.source {
+            Source::Mapped(iter) => iter.next(),
+            Source::Pipelined {
+                slices,
+                next,
+                receiver,
+            } => (*next < slices.len()).then(|| {
+                let index = *next;
+                *next += 1;
+                match receiver.recv() {
+                    Ok(made) => made.map(|array| (slices.info(index), CowArray::from(array))),
+                    Err(_) => Err(Error::Evolve {
+                        reason: "the slice producer stopped early".into(),
+                    }),
+                }
+            }),
+        };
         self.spent.set(self.spent.get() + start.elapsed());
         let item = item?;
         if let (Some((progress, total)), Ok((info, _))) = (&self.progress, &item) {

@@ -7,7 +7,7 @@ usage:
                                     make_grid, operators with errors shaped like real ones: zero
                                     photon row and column, top quarks decoupled, random elsewhere)
                                     and DIR/made.json (x grid, scales)
-  evolve.py run GRID ARCHIVE ALPHAS FK MODE
+  evolve.py run GRID ARCHIVE ALPHAS FK MODE CASE
                                     evolves GRID with pineappl's Python package (1.5), fed slices
                                     from eko.EKO.read(ARCHIVE) (pineko's path: open the archive,
                                     one (OperatorSliceInfo, operator) per scale the grid needs, in
@@ -15,9 +15,15 @@ usage:
                                     whole evolve call, from opening the archive), operator_seconds
                                     (time inside the slice generator: reading, decompressing),
                                     peak_mib (this process's VmHWM).
-                                    MODE "eko": as above; MODE "preloaded": every operator read
-                                    into memory first, untimed, so that the evolve call times
+                                    MODE "eko": as above; MODE "preloaded": every slice made
+                                    in memory first, untimed, so that the evolve call times
                                     pineappl's contraction alone.
+                                    CASE "direct": the operators as they are (the grid's x
+                                    nodes are the EKO's); CASE "pineko": each operator
+                                    reinterpolated onto the grid's x nodes
+                                    (eko.io.manipulate.xgrid_reshape(targetgrid=...)) and its
+                                    input side rotated to the evolution basis
+                                    (to_evol(source=True)), pid_basis Evol, as pineko does.
 """
 import json
 import math
@@ -29,6 +35,7 @@ import time
 import numpy as np
 
 FLAVOR = [22, -6, -5, -4, -3, -2, -1, 21, 1, 2, 3, 4, 5, 6]
+EVOL = [22, 100, 21, 200, 203, 208, 215, 224, 235, 103, 108, 115, 124, 135]
 
 
 def make(out, n_x, n_scales):
@@ -78,7 +85,11 @@ def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(grid_path, archive, alphas_path, fk_path, mode):
+def run(grid_path, archive, alphas_path, fk_path, mode, case):
+    import warnings
+
+    from eko.interpolation import XGrid
+    from eko.io.manipulate import to_evol, xgrid_reshape
     from eko.io.struct import EKO
     from pineappl.convolutions import ConvType
     from pineappl.evolution import OperatorSliceInfo
@@ -92,10 +103,30 @@ def run(grid_path, archive, alphas_path, fk_path, mode):
     ren1, alphas = table[:, 0], table[:, 1]
     spent = [0.0]
 
+    nodes = np.array(info.x1)
+
+    def reshaped(operators, op):
+        if case == "direct":
+            return op.operator
+        configs = operators.operator_card.configs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            op = xgrid_reshape(
+                op,
+                XGrid(operators.xgrid.raw, log=configs.interpolation_is_log),
+                configs.interpolation_polynomial_degree,
+                targetgrid=XGrid(nodes),
+            )
+            return to_evol(op, source=True).operator
+
     def slices(operators, preloaded=None):
         x = operators.xgrid.raw
         fac0 = operators.mu20
         conv = ConvType(polarized=False, time_like=False)
+        if case == "direct":
+            pids0, x1, basis = FLAVOR, x, PidBasis.Pdg
+        else:
+            pids0, x1, basis = EVOL, nodes, PidBasis.Evol
         it = iter(operators.items()) if preloaded is None else iter(preloaded)
         while True:
             start = time.perf_counter()
@@ -105,18 +136,16 @@ def run(grid_path, archive, alphas_path, fk_path, mode):
                 spent[0] += time.perf_counter() - start
                 return
             keep = any(math.isclose(q2, s, rel_tol=1e-12) for s in needed)
-            array = op.operator if hasattr(op, "operator") else op
-            spent[0] += time.perf_counter() - start
             if not keep:
+                spent[0] += time.perf_counter() - start
                 continue
-            yield (
-                OperatorSliceInfo(fac0, FLAVOR, x, q2, FLAVOR, x, PidBasis.Pdg, conv),
-                array,
-            )
+            array = op if preloaded is not None else reshaped(operators, op)
+            spent[0] += time.perf_counter() - start
+            yield (OperatorSliceInfo(fac0, pids0, x, q2, FLAVOR, x1, basis, conv), array)
 
     if mode == "preloaded":
         with EKO.read(archive) as operators:
-            loaded = [(ep, np.array(op.operator)) for ep, op in operators.items()]
+            loaded = [(ep, np.array(reshaped(operators, op))) for ep, op in operators.items()]
             start = time.perf_counter()
             fk = grid.evolve([slices(operators, loaded)], np.array([], dtype=bool), (1.0, 1.0, 1.0), ren1, alphas)
             seconds = time.perf_counter() - start
@@ -136,6 +165,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1] == "run":
-        run(*sys.argv[2:7])
+        run(*sys.argv[2:8])
     else:
         sys.exit(__doc__)

@@ -54,8 +54,8 @@ pub struct EvolveArgs {
     /// linear:DEGREE, when a store records none (or to override it).
     #[arg(long, value_name = "MODE:DEGREE", value_parser = crate::reshape_cmd::parse_interpolation)]
     interpolation: Option<Interpolation>,
-    /// Threads for reinterpolation and rotation (default: every core; pineappl's contraction
-    /// uses its own thread pool).
+    /// Threads for each reinterpolation and rotation (default 1: each slice is transformed on
+    /// a thread of its own while pineappl contracts the previous one on every core).
     #[arg(long)]
     threads: Option<usize>,
     /// Print the report as JSON.
@@ -96,7 +96,7 @@ pub fn run_evolve(args: &EvolveArgs) -> Result<(), Failure> {
     use std::time::Instant;
 
     let started = Instant::now();
-    let threads = crate::threads(args.threads)?;
+    let threads = crate::threads(Some(args.threads.unwrap_or(1)))?;
     let assumptions = args
         .fk_assumptions
         .as_deref()
