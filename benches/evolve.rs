@@ -6,8 +6,8 @@
 //! An eko 0.15.7 archive of 40 operators with errors (nf = 5, mu2 from 10 to 1e4, n_x = 50, eko's
 //! `make_grid`; zero photon row and column, top quarks decoupled, random elsewhere:
 //! `benches/python/evolve.py make`), imported into a store; a DIS-like pineappl grid (one
-//! unpolarised PDF, 2 orders, 8 bins, 6 channels, its x nodes the store's x grid and its scales
-//! the store's 40 mu2) built here with the pineappl crate; alpha_s in a text file. Then, in
+//! unpolarised PDF, 3 orders, 8 bins, 3 channels, its x nodes the store's x grid and its scales
+//! the store's 40 mu2: tests/common/grids.rs) built here with the pineappl crate; alpha_s in a text file. Then, in
 //! interleaved rounds (medians printed), page cache warm for both:
 //! - libeko: `eko evolve GRID STORE -o FK --alphas FILE --json` as a process (release build, the
 //!   pineappl feature): wall time of the process, its evolve time (planning: every check and
@@ -34,12 +34,8 @@ use eko::pineappl::{
     AlphasTable, ConvType, EvolveOptions, FkBasis, FkTable, Grid, OperatorSliceInfo, PidBasis,
 };
 use eko::store::Store;
-use ndarray::{Array2, Array4, CowArray};
-use pineappl::boc::{BinsWithFillLimits, Channel, Kinematics, Order, ScaleFuncForm, Scales};
+use ndarray::{Array4, CowArray};
 use pineappl::convolutions::{Conv, ConvolutionCache};
-use pineappl::interpolation::{Interp, InterpMeth, Map, ReweightMeth};
-use pineappl::packed_array::PackedArray;
-use pineappl::subgrid::ImportSubgridV1;
 
 const ROUNDS: usize = 5;
 
@@ -50,71 +46,17 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A DIS-like grid: one unpolarised PDF, orders as^0 and as^1, 8 bins, 6 channels (g, and
-/// q + qbar for d, u, s, c, b), every subgrid on the nodes (mu2, x) given.
+/// The benchmark's grid: `tests/common/grids.rs`'s DIS-like grid with 8 bins, each on every
+/// scale and on the x nodes above its own threshold (like DIS bins in x).
 fn dis_grid(mu2: &[f64], x: &[f64]) -> Grid {
-    let orders = vec![Order::new(0, 0, 0, 0, 0), Order::new(1, 0, 0, 0, 0)];
     let bins = 8;
-    let limits: Vec<f64> = (0..=bins).map(|b| b as f64).collect();
-    let mut channels = vec![Channel::new(vec![(vec![21], 1.0)])];
-    for q in 1..=5 {
-        channels.push(Channel::new(vec![(vec![q], 1.0), (vec![-q], 1.0)]));
-    }
-    let n_channels = channels.len();
-    let mut grid = Grid::new(
-        BinsWithFillLimits::from_fill_limits(limits).unwrap(),
-        orders,
-        channels,
-        PidBasis::Pdg,
-        vec![Conv::new(ConvType::UnpolPDF, 2212)],
-        vec![
-            Interp::new(
-                mu2[0],
-                mu2[mu2.len() - 1],
-                mu2.len(),
-                3,
-                ReweightMeth::NoReweight,
-                Map::ApplGridH0,
-                InterpMeth::Lagrange,
-            ),
-            Interp::new(
-                x[0],
-                1.0,
-                x.len(),
-                3,
-                ReweightMeth::ApplGridX,
-                Map::ApplGridF2,
-                InterpMeth::Lagrange,
-            ),
-        ],
-        vec![Kinematics::Scale(0), Kinematics::X(0)],
-        Scales {
-            ren: ScaleFuncForm::Scale(0),
-            fac: ScaleFuncForm::Scale(0),
-            frg: ScaleFuncForm::NoScale,
-        },
-    );
-    for o in 0..2 {
-        for b in 0..bins {
-            for c in 0..n_channels {
-                // Each bin covers x above its own threshold, like DIS bins in x.
-                let x_min = 1e-5 * 4f64.powi(b as i32);
-                let array = Array2::from_shape_fn((mu2.len(), x.len()), |(m, j)| {
-                    if x[j] < x_min {
-                        0.0
-                    } else {
-                        (1.0 + 0.1 * o as f64) * (1.0 + (m + j + c) as f64 * 1e-3) / x[j].sqrt()
-                    }
-                });
-                grid.subgrids_mut()[[o, b, c]] = ImportSubgridV1::new(
-                    PackedArray::from(array.view().into_dyn()),
-                    vec![mu2.to_vec(), x.to_vec()],
-                )
-                .into();
-            }
-        }
-    }
-    grid
+    let xs: Vec<Vec<f64>> = (0..bins)
+        .map(|b| {
+            let x_min = 1e-5 * 4f64.powi(b);
+            x.iter().copied().filter(|&v| v >= x_min).collect()
+        })
+        .collect();
+    common::grids::dis_grid(ConvType::UnpolPDF, &vec![mu2.to_vec(); xs.len()], &xs)
 }
 
 /// `n` points from `a` to `b`, evenly spaced in ln x.
@@ -416,7 +358,7 @@ fn main() {
     println!(
         "evolve benchmark: {n_scales} scales, operators 14 x {n_x} x 14 x {n_x} with errors; \
          archive {archive_mb:.0} MB (lz4), store {store_mb:.0} MB of operators (+ errors); \
-         grid 2 orders x 8 bins x 6 channels; set up in {:.1} s\n",
+         grid 3 orders x 8 bins x 3 channels; set up in {:.1} s\n",
         started.elapsed().as_secs_f64()
     );
 

@@ -163,7 +163,8 @@ fn scenarios() -> Vec<Scenario> {
     fn in_store(f: fn(&Path)) -> impl Fn(&Path) {
         move |root: &Path| f(&root.join("store"))
     }
-    vec![
+    #[allow(unused_mut)] // without pineappl, nothing is added
+    let mut scenarios = vec![
         Scenario {
             name: "combine",
             setup: |root| in_store(partials_store)(root),
@@ -307,7 +308,42 @@ fn scenarios() -> Vec<Scenario> {
             stride: 1,
             pairs: true,
         },
-    ]
+    ];
+    #[cfg(feature = "pineappl")]
+    scenarios.push(Scenario {
+        name: "evolve",
+        setup: evolve_source,
+        runner: Runner::Eko(vec![
+            "evolve",
+            "{root}/grid.pineappl.lz4",
+            "{root}/store",
+            "-o",
+            "{root}/out/fk.pineappl.lz4",
+            "--alphas",
+            "{root}/alphas.txt",
+        ]),
+        stride: 1,
+        pairs: true,
+    });
+    scenarios
+}
+
+/// A combined store, a grid on its scales and x grid, and alpha_s at those scales.
+#[cfg(feature = "pineappl")]
+fn evolve_source(root: &Path) {
+    combined_store(&root.join("store"));
+    std::fs::create_dir(root.join("out")).unwrap();
+    let store = Store::open(root.join("store")).unwrap();
+    let scales: Vec<f64> = store.points().map(|(p, _)| p.mu2).collect();
+    let grid = common::grids::dis_grid(
+        eko::pineappl::ConvType::UnpolPDF,
+        &[scales.clone()],
+        &[store.metadata().xgrid.clone()],
+    );
+    grid.write_lz4(std::fs::File::create(root.join("grid.pineappl.lz4")).unwrap())
+        .unwrap();
+    let alphas: String = scales.iter().map(|q2| format!("{q2:?} 0.118\n")).collect();
+    std::fs::write(root.join("alphas.txt"), alphas).unwrap();
 }
 
 const DEMO_DIR: [&str; 8] = [

@@ -1,6 +1,9 @@
 //! Shared test helpers: the reference Python (NumPy) and running its scripts.
 #![allow(dead_code)]
 
+#[cfg(feature = "pineappl")]
+pub mod grids;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
