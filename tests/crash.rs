@@ -337,7 +337,7 @@ fn evolve_source(root: &Path) {
     let scales: Vec<f64> = store.points().map(|(p, _)| p.mu2).collect();
     let grid = common::grids::dis_grid(
         eko::pineappl::ConvType::UnpolPDF,
-        &[scales.clone()],
+        std::slice::from_ref(&scales),
         &[store.metadata().xgrid.clone()],
     );
     grid.write_lz4(std::fs::File::create(root.join("grid.pineappl.lz4")).unwrap())

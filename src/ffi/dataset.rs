@@ -502,11 +502,9 @@ pub unsafe extern "C" fn EKO_dataset_create(
 /// `dataset` is NULL or a live dataset, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_dataset_destroy(dataset: *mut EKO_Dataset) {
-    if !dataset.is_null() {
-        // SAFETY: a pointer from EKO_dataset_create (a Box), not yet destroyed. Dropping cannot
-        // panic: it unmaps and removes temporary files, ignoring failures.
-        drop(unsafe { Box::from_raw(dataset) });
-    }
+    // SAFETY: a pointer from EKO_dataset_create (a Box), not yet destroyed. Dropping cannot
+    // panic: it unmaps and removes temporary files, ignoring failures.
+    unsafe { free_boxed(dataset) }
 }
 
 /// Sets the matching scale of `quark` (`EKO_QUARK_CHARM`, `_BOTTOM`, `_TOP`) to `mu2` (GeV²).

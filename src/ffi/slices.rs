@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::{Array4, ArrayView4, ArrayViewMut4};
 
-use super::dataset::{EKO_LAYOUT_C, EKO_LAYOUT_FORTRAN, order_of, point};
+use super::dataset::{order_of, point};
 use super::status::*;
-use super::store::{EKO_Store, EKO_View, copy_out};
+use super::store::{EKO_Store, EKO_View, copy_out, view_of};
 use super::transform::{
     EKO_BASIS_EVOL, EKO_BASIS_FLAVOR, EKO_Transform, host_length, host_out, is_output, put_shape,
     shape_out,
@@ -87,20 +87,6 @@ fn memory_of(view: ArrayView4<'_, f64>) -> Range<usize> {
     start..start + view.len() * std::mem::size_of::<f64>()
 }
 
-fn view_of(array: ArrayView4<'_, f64>) -> EKO_View {
-    let strides = array.strides();
-    EKO_View {
-        data: array.as_ptr(),
-        shape: [0, 1, 2, 3].map(|i| array.shape()[i] as i64),
-        strides: [0, 1, 2, 3].map(|i| strides[i] as i64),
-        layout: if array.is_standard_layout() {
-            EKO_LAYOUT_C
-        } else {
-            EKO_LAYOUT_FORTRAN
-        },
-    }
-}
-
 /// Slice `index` (the argument `index`) of `s`, checked.
 fn index_of(s: &Slices, index: i32) -> Outcome<usize> {
     usize::try_from(index)
@@ -143,10 +129,8 @@ pub unsafe extern "C" fn EKO_slices_spec_create(
 /// `spec` NULL or live, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_slices_spec_destroy(spec: *mut EKO_SlicesSpec) {
-    if !spec.is_null() {
-        // SAFETY: a pointer from EKO_slices_spec_create (a Box), not yet destroyed.
-        drop(unsafe { Box::from_raw(spec) });
-    }
+    // SAFETY: a pointer from EKO_slices_spec_create (a Box), not yet destroyed.
+    unsafe { free_boxed(spec) }
 }
 
 /// Asks for the slices at the `n_mu2` scales `mu2` (GeV², copied) only, instead of every final
@@ -285,10 +269,8 @@ pub unsafe extern "C" fn EKO_slices_create(
 /// `slices` NULL or live, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_slices_destroy(slices: *mut EKO_Slices) {
-    if !slices.is_null() {
-        // SAFETY: a pointer from EKO_slices_create (a Box), not yet destroyed.
-        drop(unsafe { Box::from_raw(slices) });
-    }
+    // SAFETY: a pointer from EKO_slices_create (a Box), not yet destroyed.
+    unsafe { free_boxed(slices) }
 }
 
 /// The number of slices, `*count` (at least 1): one per scale.
@@ -658,10 +640,8 @@ pub unsafe extern "C" fn EKO_pineappl_state_create(
 /// `state` NULL or live, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_pineappl_state_destroy(state: *mut EKO_PineapplState) {
-    if !state.is_null() {
-        // SAFETY: a pointer from EKO_pineappl_state_create (a Box), not yet destroyed.
-        drop(unsafe { Box::from_raw(state) });
-    }
+    // SAFETY: a pointer from EKO_pineappl_state_create (a Box), not yet destroyed.
+    unsafe { free_boxed(state) }
 }
 
 /// `EKO_OK` when every call of `EKO_pineappl_operator` with `state` so far succeeded; otherwise

@@ -260,10 +260,8 @@ pub extern "C" fn EKO_handle_create() -> *mut EKO_Handle {
 /// no other thread during the call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_handle_destroy(handle: *mut EKO_Handle) {
-    if !handle.is_null() {
-        // SAFETY: the caller passes a pointer from EKO_handle_create (a Box) not yet destroyed.
-        drop(unsafe { Box::from_raw(handle) });
-    }
+    // SAFETY: the caller passes a pointer from EKO_handle_create (a Box) not yet destroyed.
+    unsafe { free_boxed(handle) }
 }
 
 /// The status of the last call made with `handle`: `EKO_OK` after a success,
@@ -345,6 +343,19 @@ pub(crate) fn out<T>(ptr: *mut T, name: &str) -> Outcome<*mut T> {
         Err(Failure::null(name))
     } else {
         Ok(ptr)
+    }
+}
+
+/// Frees an object a `*_create` function gave C (a `Box`); NULL does nothing. The body of every
+/// `*_destroy` function.
+///
+/// # Safety
+/// `ptr` is NULL or a pointer from `Box::into_raw` of a `T`, not yet freed, used by no other
+/// thread during the call.
+pub(crate) unsafe fn free_boxed<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: the caller's contract above: a live Box's pointer, freed once.
+        drop(unsafe { Box::from_raw(ptr) });
     }
 }
 

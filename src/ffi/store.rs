@@ -115,7 +115,8 @@ impl EKO_Store {
     }
 }
 
-fn view_of(array: ArrayView4<'_, f64>) -> EKO_View {
+/// An operator view as C sees it: address, shape and strides in elements, memory order.
+pub(super) fn view_of(array: ArrayView4<'_, f64>) -> EKO_View {
     let strides = array.strides();
     EKO_View {
         data: array.as_ptr(),
@@ -164,10 +165,8 @@ pub unsafe extern "C" fn EKO_store_open(
 /// `store` NULL or live, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_store_destroy(store: *mut EKO_Store) {
-    if !store.is_null() {
-        // SAFETY: a pointer from EKO_store_open (a Box), not yet destroyed.
-        drop(unsafe { Box::from_raw(store) });
-    }
+    // SAFETY: a pointer from EKO_store_open (a Box), not yet destroyed.
+    unsafe { free_boxed(store) }
 }
 
 /// The grid's size: `*n_pid` flavours, `*n_x` x values. This is the grid the operators were

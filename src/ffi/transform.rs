@@ -159,10 +159,8 @@ pub unsafe extern "C" fn EKO_transform_spec_create(
 /// `spec` NULL or live, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_transform_spec_destroy(spec: *mut EKO_TransformSpec) {
-    if !spec.is_null() {
-        // SAFETY: a pointer from EKO_transform_spec_create (a Box), not yet destroyed.
-        drop(unsafe { Box::from_raw(spec) });
-    }
+    // SAFETY: a pointer from EKO_transform_spec_create (a Box), not yet destroyed.
+    unsafe { free_boxed(spec) }
 }
 
 fn change(spec: &mut EKO_TransformSpec, side: i32) -> Outcome<(&mut SideChange, bool)> {
@@ -414,10 +412,8 @@ pub unsafe extern "C" fn EKO_transform_create_for_sides(
 /// `transform` NULL or live, used by no other thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn EKO_transform_destroy(transform: *mut EKO_Transform) {
-    if !transform.is_null() {
-        // SAFETY: a pointer from EKO_transform_create* (a Box), not yet destroyed.
-        drop(unsafe { Box::from_raw(transform) });
-    }
+    // SAFETY: a pointer from EKO_transform_create* (a Box), not yet destroyed.
+    unsafe { free_boxed(transform) }
 }
 
 /// The shape of the operators the transform makes, `shape[4]` =
