@@ -30,9 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use eko::pineappl::{
-    AlphasTable, ConvType, EvolveOptions, FkBasis, FkTable, Grid, OperatorSliceInfo, PidBasis,
-};
+use eko::pineappl::{AlphasTable, ConvType, EvolveOptions, FkBasis, FkTable, Grid, PidBasis};
 use eko::store::Store;
 use ndarray::{Array4, CowArray};
 use pineappl::convolutions::{Conv, ConvolutionCache};
@@ -110,19 +108,11 @@ fn json(text: &str) -> serde_json::Value {
 fn contraction_only(grid: &Grid, store: &Store, options: &EvolveOptions) -> f64 {
     let plan = eko::pineappl::plan(grid, &[store], options).unwrap();
     let slices = plan.store_slices().next().unwrap();
-    let template = OperatorSliceInfo {
-        fac0: slices.origin().mu2,
-        pids0: slices.input_side().pids.clone(),
-        x0: slices.input_side().xgrid.clone(),
-        fac1: 0.0,
-        pids1: slices.output_side().pids.clone(),
-        x1: slices.output_side().xgrid.clone(),
-        pid_basis: match options.fk_basis {
-            FkBasis::Pdg => PidBasis::Pdg,
-            FkBasis::Evol => PidBasis::Evol,
-        },
-        conv_type: ConvType::UnpolPDF,
+    let basis = match options.fk_basis {
+        FkBasis::Pdg => PidBasis::Pdg,
+        FkBasis::Evol => PidBasis::Evol,
     };
+    let template = eko::pineappl::slice_info(slices, 0, basis, ConvType::UnpolPDF);
     let owned: Vec<(f64, Array4<f64>)> = slices
         .iter()
         .map(|r| {
@@ -325,16 +315,15 @@ fn main() {
     let script = common::root().join("benches/python/evolve.py");
 
     let started = Instant::now();
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(["make".as_ref(), dir.as_os_str()])
-        .args([n_x.to_string(), n_scales.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (n_x_text, n_scales_text) = (n_x.to_string(), n_scales.to_string());
+    common::run_python_at(
+        &script,
+        &[
+            Path::new("make"),
+            dir,
+            Path::new(&n_x_text),
+            Path::new(&n_scales_text),
+        ],
     );
     let archive = dir.join("eko.tar");
     let store_dir = dir.join("store");

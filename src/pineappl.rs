@@ -199,16 +199,7 @@ impl EvolvePlan {
                     Source::Mapped(slices.iter())
                 };
                 iters.push(FeedIter {
-                    template: OperatorSliceInfo {
-                        fac0: slices.origin().mu2,
-                        pids0: slices.input_side().pids.clone(),
-                        x0: slices.input_side().xgrid.clone(),
-                        fac1: 0.0,
-                        pids1: slices.output_side().pids.clone(),
-                        x1: slices.output_side().xgrid.clone(),
-                        pid_basis: self.pid_basis,
-                        conv_type: feed.conv,
-                    },
+                    template: slice_info(slices, 0, self.pid_basis, feed.conv),
                     source,
                     spent: &spent,
                     progress: (n == 0).then_some((&progress, total)),
@@ -244,6 +235,27 @@ impl EvolvePlan {
 }
 
 type Progress<'p, 'f> = (&'p RefCell<&'f mut (dyn FnMut(usize, usize) + 'f)>, usize);
+
+/// pineappl's description of slice `index` of `slices`, whose input side is in `pid_basis`, for
+/// a convolution of type `conv_type`: index 1 the grid side (eko's output side), index 0 the FK
+/// table side (eko's input side).
+pub fn slice_info(
+    slices: &Slices,
+    index: usize,
+    pid_basis: PidBasis,
+    conv_type: ConvType,
+) -> OperatorSliceInfo {
+    OperatorSliceInfo {
+        fac0: slices.origin().mu2,
+        pids0: slices.input_side().pids.clone(),
+        x0: slices.input_side().xgrid.clone(),
+        fac1: slices.info(index).fac1,
+        pids1: slices.output_side().pids.clone(),
+        x1: slices.output_side().xgrid.clone(),
+        pid_basis,
+        conv_type,
+    }
+}
 
 /// Makes every transformed slice in order and sends it, stopping at the first error (sent on)
 /// or when the receiver is gone. A panic in the transform becomes an error.

@@ -41,15 +41,21 @@ pub fn python() -> PathBuf {
 
 /// Runs `tests/python/<script>` with `args`; panics with its output unless it succeeds.
 pub fn run_python(script: &str, args: &[&Path]) -> String {
+    run_python_at(&root().join("tests/python").join(script), args)
+}
+
+/// Runs the Python script at `script` with `args`; panics with its output unless it succeeds.
+pub fn run_python_at(script: &Path, args: &[&Path]) -> String {
     let out = Command::new(python())
-        .arg(root().join("tests/python").join(script))
+        .arg(script)
         .args(args)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{script} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        "{} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        script.display(),
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -258,16 +264,9 @@ pub fn run_eko(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
 /// operators and parts) or `parts` (parts only).
 pub fn make_eko_archive(dir: &Path, kind: &str) -> PathBuf {
     let path = dir.join(format!("{kind}.tar"));
-    let out = Command::new(python())
-        .arg(root().join("tests/python/eko_archive.py"))
-        .args(["make", kind])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_python(
+        "eko_archive.py",
+        &[Path::new("make"), Path::new(kind), path.as_path()],
     );
     path
 }
