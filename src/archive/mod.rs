@@ -34,6 +34,7 @@
 //! most one operator whatever the archive's size. The store is built under a temporary name beside
 //! the destination and renamed into place when complete: on any error nothing is left.
 
+pub mod export;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};

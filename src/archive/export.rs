@@ -1,0 +1,1 @@
+//! Export of a store as an eko archive (issue 16): being written.
