@@ -156,7 +156,7 @@ fn inspect_merge_and_split_stores() {
     let (code, text, _) = run(&[os(&["inspect"]), vec![d("a")]].concat());
     assert_eq!(code, Some(0));
     for needle in [
-        "libeko store (libeko-store version 2)",
+        "libeko store (libeko-store version 3)",
         "origin         mu2 = 2.7224999999999997, nf = 4",
         "14 pids (flavor basis) x 4 x points",
         "interpolation  degree 4 in ln x",

@@ -238,14 +238,14 @@ fn bad_input_gets_its_own_error_and_changes_nothing() {
         &meta,
         String::from_utf8(good.clone())
             .unwrap()
-            .replace("\"format_version\": 2", "\"format_version\": 9"),
+            .replace("\"format_version\": 3", "\"format_version\": 9"),
     )
     .unwrap();
     assert!(
         Store::open(&root)
             .unwrap_err()
             .to_string()
-            .contains("format_version 9 is not supported (this libeko reads versions 1 to 2)")
+            .contains("format_version 9 is not supported (this libeko reads versions 1 to 3)")
     );
     std::fs::write(&meta, &good).unwrap();
     assert_eq!(common::snapshot(&root), before);

@@ -775,7 +775,7 @@ fn reshape_refuses_bad_input_and_writes_nothing() {
         "log:4".as_ref(),
     ]);
     let m = Store::open(&dest).unwrap().metadata().clone();
-    assert_eq!(m.format_version, 2);
+    assert_eq!(m.format_version, eko::store::FORMAT_VERSION);
     assert_eq!(m.interpolation, Some(Interpolation::default()));
     assert_eq!(m.output_xgrid(), &[0.002, 0.01, 0.1, 0.3, 0.6, 0.9]);
     // The same as reshaping the store that records degree 4 in ln x.

@@ -38,7 +38,7 @@ pub use kernel::{Factor, Kernel, Target};
 
 use crate::atomic::PendingFile;
 use crate::error::{Error, Location, Result};
-use crate::npy::NpyFileMut;
+use crate::npy::{ErrorRecord, NpyFileMut};
 use crate::store::{Edge, EvolutionPath, EvolutionPoint, FileKind, Store, Thresholds};
 
 /// What combine will do with one partial.
@@ -324,7 +324,11 @@ fn combine_point(
     // A final keeps its partial's memory order (a Fortran host's files stay Fortran order, so a
     // store does not mix orders and its stacks stay zero-copy).
     let create = |kind, like: &crate::store::OperatorFile| {
-        NpyFileMut::<f64>::create(store.path_of(&point, kind), &shape, like.npy().header().order)
+        NpyFileMut::<f64>::create(
+            store.path_of(&point, kind),
+            &shape,
+            like.npy().header().order,
+        )
     };
     let mut out = create(FileKind::Operator, &partial)?;
     let mut out_error = match (&partial_error, &shared.errors) {
@@ -350,6 +354,12 @@ fn combine_point(
         kernel,
     )?;
     drop((partial, partial_error));
+    // The final's header records its error's checksum (or that it has none).
+    let record = match &mut out_error {
+        Some(e) => ErrorRecord::Crc(e.record_checksums(ErrorRecord::NotRecorded)),
+        None => ErrorRecord::Absent,
+    };
+    out.record_checksums(record);
     Ok(Finished {
         point,
         error: out_error.map(NpyFileMut::into_pending).transpose()?,

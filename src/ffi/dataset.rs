@@ -14,7 +14,7 @@ use crate::combine::{
     Chain, Kernel, PointProduct, Shared, Target, ThresholdOperators, chain_group, multiply_point,
 };
 use crate::error::{Error, Location, Result};
-use crate::npy::{NpyFileMut, Order};
+use crate::npy::{ErrorRecord, NpyFileMut, Order};
 use crate::store::{
     Edge, EvolutionPath, EvolutionPoint, FileKind, Matching, MatchingScales, Metadata, Segment,
     Store,
@@ -1326,6 +1326,15 @@ pub unsafe extern "C" fn EKO_dataset_commit(
         }
         let store = ds.store.as_mut().expect("mapped buffers imply a store");
         let b = &mut ds.buffers[id];
+        // Checksums of the final data, the error's first: the value's header records it (or
+        // that there is none), as every store write does.
+        let error_crc = match &mut b.error {
+            Some(Memory::Mapped(file, _)) => Some(file.record_checksums(ErrorRecord::NotRecorded)),
+            _ => None,
+        };
+        if let Memory::Mapped(file, _) = &mut b.value {
+            file.record_checksums(error_crc.map_or(ErrorRecord::Absent, ErrorRecord::Crc));
+        }
         let seal = |memory: &mut Memory| -> Result<_> {
             let Memory::Mapped(file, ptr) = std::mem::replace(memory, Memory::Unbound) else {
                 unreachable!("checked above")

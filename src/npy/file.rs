@@ -1,6 +1,6 @@
 //! `.npy` files on disk: mapped read-only, created and mapped writable, or written from arrays.
 
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,9 @@ use memmap2::{Mmap, MmapMut};
 use ndarray::{ArrayBase, ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Data, Dimension};
 
 use super::dtype::{DType, Element};
-use super::header::{NpyHeader, Order, PAGE_ALIGN, data_range, parse_header};
+use super::header::{
+    Checksums, ErrorRecord, NpyHeader, Order, PAGE_ALIGN, data_range, parse_header,
+};
 use super::view::{self, InPlace};
 use crate::atomic::PendingFile;
 use crate::error::{Error, IoContext, Location, Result};
@@ -62,6 +64,17 @@ impl NpyFile {
     pub fn data_bytes(&self) -> &[u8] {
         let start = self.header.data_offset;
         &self.map[start..start + self.header.data_len()]
+    }
+
+    /// The checksums libeko recorded in the header's comment, if any (files NumPy or an older
+    /// libeko wrote have none).
+    pub fn recorded_checksums(&self) -> Option<Checksums> {
+        Checksums::parse(&self.map[self.header.text_start()..self.header.data_offset])
+    }
+
+    /// The CRC-32 of the data bytes, as [`Checksums::data`] records it: reads the whole file.
+    pub fn data_crc32(&self) -> u32 {
+        crc32fast::hash(self.data_bytes())
     }
 
     /// Starts reading the file's pages in the background (`madvise(MADV_WILLNEED)`), so that a
@@ -174,12 +187,29 @@ where
     write_npy_pending(path.as_ref(), array, options)?.commit()
 }
 
-/// Writes `array` for `path` under a temporary name and syncs it; the caller commits.
+/// Writes `array` for `path` under a temporary name and syncs it; the caller commits. The header
+/// records the data's CRC-32 (computed as the data is written) and `error`.
 pub(crate) fn write_npy_pending<T, S, D>(
     path: &Path,
     array: &ArrayBase<S, D>,
     options: WriteOptions,
 ) -> Result<PendingFile>
+where
+    T: Element,
+    S: Data<Elem = T>,
+    D: Dimension,
+{
+    write_npy_recorded(path, array, options, ErrorRecord::NotRecorded).map(|(p, _)| p)
+}
+
+/// [`write_npy_pending`] recording `error` (a main file's error record) in the header; returns
+/// the file and the data's CRC-32.
+pub(crate) fn write_npy_recorded<T, S, D>(
+    path: &Path,
+    array: &ArrayBase<S, D>,
+    options: WriteOptions,
+    error: ErrorRecord,
+) -> Result<(PendingFile, u32)>
 where
     T: Element,
     S: Data<Elem = T>,
@@ -194,12 +224,44 @@ where
         &location,
     )?;
     let mut pending = PendingFile::create(path)?;
-    let mut out = io::BufWriter::with_capacity(1 << 16, pending.file());
-    write_npy_to(&mut out, &header, array).io_context(&location, "write")?;
-    out.flush().io_context(&location, "write")?;
-    drop(out);
+    let data = {
+        let mut hashing = Hashing {
+            inner: io::BufWriter::with_capacity(1 << 16, pending.file()),
+            hasher: crc32fast::Hasher::new(),
+            header_left: header.data_offset,
+        };
+        write_npy_to(&mut hashing, &header, array).io_context(&location, "write")?;
+        hashing.inner.flush().io_context(&location, "write")?;
+        hashing.hasher.clone().finalize()
+    };
+    // The header again, now with the checksums, in the room reserved for them.
+    let file = pending.file();
+    file.seek(io::SeekFrom::Start(0))
+        .and_then(|_| file.write_all(&header.encode_with(Some(Checksums { data, error }))))
+        .io_context(&location, "write header")?;
     pending.sync()?;
-    Ok(pending)
+    Ok((pending, data))
+}
+
+/// A writer that hashes what it passes on after the first `header_left` bytes.
+struct Hashing<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+    header_left: usize,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let skip = self.header_left.min(n);
+        self.header_left -= skip;
+        self.hasher.update(&buf[skip..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes the header and the elements of `array` in `header.order` to `out`.
@@ -245,6 +307,8 @@ pub struct NpyFileMut<T: Element> {
     map: MmapMut,
     header: NpyHeader,
     pending: PendingFile,
+    /// The data's CRC-32 once recorded in the header.
+    recorded: Option<u32>,
     _element: PhantomData<T>,
 }
 
@@ -266,6 +330,7 @@ impl<T: Element> NpyFileMut<T> {
             map,
             header,
             pending,
+            recorded: None,
             _element: PhantomData,
         })
     }
@@ -299,6 +364,27 @@ impl<T: Element> NpyFileMut<T> {
         )
     }
 
+    /// Records the data's CRC-32 (one pass over the data in memory) and `error` in the header,
+    /// in the room reserved for them; returns the CRC. Once the data is final: later writes to
+    /// the data would not match. Done with [`ErrorRecord::NotRecorded`] by the commit when not
+    /// done before.
+    pub fn record_checksums(&mut self, error: ErrorRecord) -> u32 {
+        let data = {
+            let range = self.header.data_offset..self.header.data_offset + self.header.data_len();
+            crc32fast::hash(&self.map[range])
+        };
+        let bytes = self.header.encode_with(Some(Checksums { data, error }));
+        self.map[..bytes.len()].copy_from_slice(&bytes);
+        self.recorded = Some(data);
+        data
+    }
+
+    fn ensure_recorded(&mut self) {
+        if self.recorded.is_none() {
+            self.record_checksums(ErrorRecord::NotRecorded);
+        }
+    }
+
     /// Flushes the data, syncs, and renames the file into its final name.
     pub fn commit(self) -> Result<()> {
         self.into_pending()?.commit()
@@ -312,7 +398,8 @@ impl<T: Element> NpyFileMut<T> {
     /// Makes the map read-only (same address) and returns it with the data's byte offset and
     /// the temporary file for the caller to commit. Pointers into the data stay valid for reading
     /// while the map lives; the commit's fsync writes the pages out.
-    pub(crate) fn into_sealed(self) -> Result<(Mmap, usize, PendingFile)> {
+    pub(crate) fn into_sealed(mut self) -> Result<(Mmap, usize, PendingFile)> {
+        self.ensure_recorded();
         let map = crate::map::seal(self.map, self.pending.location())?;
         Ok((map, self.header.data_offset, self.pending))
     }
@@ -321,7 +408,8 @@ impl<T: Element> NpyFileMut<T> {
     /// together with other files, or on another thread). No msync here: the data written through
     /// the map stays in the page cache as the file's dirty pages, and the commit's fsync writes
     /// them out.
-    pub(crate) fn into_pending(self) -> Result<PendingFile> {
+    pub(crate) fn into_pending(mut self) -> Result<PendingFile> {
+        self.ensure_recorded();
         drop(self.map);
         Ok(self.pending)
     }

@@ -97,6 +97,12 @@ impl NpyHeader {
         self.len() == 0
     }
 
+    /// Where the header's text (dict, comment, padding) starts: after magic, version and the
+    /// length field.
+    pub fn text_start(&self) -> usize {
+        MAGIC.len() + 2 + self.version.length_field_size()
+    }
+
     /// Bytes of element data.
     pub fn data_len(&self) -> usize {
         self.len() * self.dtype.kind.size()
@@ -137,7 +143,8 @@ impl NpyHeader {
             shape: shape.to_vec(),
             data_offset: 0,
         };
-        let text_len = header.dict_text().len() + 1; // + the final newline
+        // The dict, room for the checksum comment, the final newline.
+        let text_len = header.dict_text().len() + CHECKSUM_ROOM + 1;
         let mut prefix = MAGIC.len() + 2 + 2;
         if prefix + text_len > usize::from(u16::MAX) {
             header.version = Version::V2;
@@ -150,6 +157,12 @@ impl NpyHeader {
     /// The header bytes: magic, version, length, dict, space padding and newline, exactly
     /// `data_offset` bytes long.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with(None)
+    }
+
+    /// [`encode`](Self::encode) with libeko's checksum comment after the dict, in the room
+    /// [`for_writing`](Self::for_writing) reserves.
+    pub fn encode_with(&self, checksums: Option<Checksums>) -> Vec<u8> {
         let (major, minor) = self.version.number();
         let mut out = Vec::with_capacity(self.data_offset);
         out.extend_from_slice(MAGIC);
@@ -161,9 +174,76 @@ impl NpyHeader {
             _ => out.extend_from_slice(&(text_len as u32).to_le_bytes()),
         }
         out.extend_from_slice(self.dict_text().as_bytes());
+        if let Some(c) = checksums {
+            out.extend_from_slice(c.comment().as_bytes());
+            assert!(out.len() < self.data_offset, "room reserved by for_writing");
+        }
         out.resize(self.data_offset - 1, b' ');
         out.push(b'\n');
         out
+    }
+}
+
+/// Room reserved after the dict of every header libeko writes, for the checksum comment
+/// ([`Checksums::comment`], at most ` # libeko crc32 xxxxxxxx error xxxxxxxx`).
+pub const CHECKSUM_ROOM: usize = 39;
+
+const CHECKSUM_TAG: &str = " # libeko crc32 ";
+
+/// What a libeko header records of a main file's (operator's or partial's) error file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorRecord {
+    /// Nothing: an error file itself, or a file that is not a store operator.
+    NotRecorded,
+    /// The point has no error file for this operator.
+    Absent,
+    /// The point's error file, with the CRC-32 of its data.
+    Crc(u32),
+}
+
+/// The checksums a header libeko wrote records in its comment: the CRC-32 (IEEE 802.3, as zlib's
+/// `crc32`) of the file's data bytes (everything after the header), and for an operator or a
+/// partial, its error file's. NumPy reads the comment as a Python comment and ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checksums {
+    /// CRC-32 of the data bytes.
+    pub data: u32,
+    /// The error file's, for a main file.
+    pub error: ErrorRecord,
+}
+
+impl Checksums {
+    /// The comment: ` # libeko crc32 1a2b3c4d`, then ` error 5e6f7a8b` or ` error none` for a
+    /// main file.
+    pub fn comment(&self) -> String {
+        let tail = match self.error {
+            ErrorRecord::NotRecorded => String::new(),
+            ErrorRecord::Absent => " error none".into(),
+            ErrorRecord::Crc(c) => format!(" error {c:08x}"),
+        };
+        format!("{CHECKSUM_TAG}{:08x}{tail}", self.data)
+    }
+
+    /// The checksums recorded in a header's text (the bytes after the length field up to the
+    /// data), if it ends with libeko's comment.
+    pub fn parse(header_text: &[u8]) -> Option<Checksums> {
+        let text = std::str::from_utf8(header_text).ok()?;
+        let text = text.trim_end_matches([' ', '\n']);
+        let at = text.rfind(CHECKSUM_TAG)?;
+        let mut words = text[at + CHECKSUM_TAG.len()..].split(' ');
+        let hex = |w: &str| {
+            (w.len() == 8 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| u32::from_str_radix(w, 16).ok())
+                .flatten()
+        };
+        let data = hex(words.next()?)?;
+        let error = match (words.next(), words.next(), words.next()) {
+            (None, _, _) => ErrorRecord::NotRecorded,
+            (Some("error"), Some("none"), None) => ErrorRecord::Absent,
+            (Some("error"), Some(w), None) => ErrorRecord::Crc(hex(w)?),
+            _ => return None,
+        };
+        Some(Checksums { data, error })
     }
 }
 

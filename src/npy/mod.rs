@@ -23,7 +23,7 @@ mod view;
 
 pub use dtype::{ByteOrder, DType, Element, ElementKind};
 pub use file::{NpyFile, NpyFileMut, WriteOptions, read_header, write_npy};
-pub(crate) use file::{write_npy_pending, write_npy_to};
-pub use header::{NpyHeader, Order, Version, parse_header};
+pub(crate) use file::{write_npy_recorded, write_npy_to};
+pub use header::{Checksums, ErrorRecord, NpyHeader, Order, Version, parse_header};
 pub use view::InPlace;
 pub(crate) use view::{check_in_place, copy, in_place, view};

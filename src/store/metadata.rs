@@ -9,9 +9,12 @@ use crate::error::{Error, Location, Result};
 /// The `format` value of a libeko store.
 pub const FORMAT_NAME: &str = "libeko-store";
 /// The store format version this library writes. Version 2 added `interpolation` and the
-/// reshaped sides `output` and `input`; version 1 stores (square, without `interpolation`) keep
-/// opening and keep their meaning.
-pub const FORMAT_VERSION: u32 = 2;
+/// reshaped sides `output` and `input`; version 3 added checksums: every `.npy` file libeko
+/// writes records the CRC-32 of its data in a comment of its header, and an operator or partial
+/// also its error file's (or that it has none), which `eko verify` checks. Version 1 and 2 stores
+/// keep opening and keep their meaning; their files without checksums are reported by `verify`
+/// and get them from `eko verify --record` (files written into them later carry them anyway).
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest store format version this library reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// eko's flavour basis: photon, tbar .. dbar, gluon, d .. t.
@@ -349,7 +352,9 @@ impl Metadata {
         if let Some(i) = self.interpolation
             && i.polynomial_degree < 1
         {
-            return Err(bad("interpolation.polynomial_degree must be at least 1".into()));
+            return Err(bad(
+                "interpolation.polynomial_degree must be at least 1".into()
+            ));
         }
         let scales: Vec<f64> = self.matching.as_array().into_iter().flatten().collect();
         if let Some(s) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
@@ -530,12 +535,12 @@ mod tests {
                 .contains("strictly increasing")
         );
         let mut m = sample();
-        m.format_version = 3;
+        m.format_version = 4;
         assert!(
             m.validate(&loc)
                 .unwrap_err()
                 .to_string()
-                .contains("format_version 3")
+                .contains("format_version 4")
         );
         // Version 1 has no interpolation nor sides.
         let mut m = sample();
@@ -578,7 +583,10 @@ mod tests {
         assert_eq!(back, m);
         let (field, detail) = sample().incompatibility(&m).unwrap();
         assert_eq!(field, "output");
-        assert!(detail.contains("one store is reshaped and the other is not"), "{detail}");
+        assert!(
+            detail.contains("one store is reshaped and the other is not"),
+            "{detail}"
+        );
         let mut bad = m.clone();
         bad.output.as_mut().unwrap().xgrid = vec![0.5, 0.01];
         assert!(

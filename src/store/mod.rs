@@ -27,6 +27,7 @@ mod recovery;
 mod stack;
 mod thresholds;
 mod transfer;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -40,7 +41,7 @@ use crate::atomic::{PendingFile, TEMP_PREFIX, temp_name};
 use crate::error::{Error, IoContext, Location, Result};
 use crate::fault::fault_point;
 use crate::npy::{
-    NpyFile, NpyHeader, WriteOptions, check_in_place, read_header, write_npy_pending,
+    ErrorRecord, NpyFile, NpyHeader, WriteOptions, check_in_place, read_header, write_npy_recorded,
 };
 pub use edge::{ERROR_SUFFIX, Edge, EvolutionPath, Matching, Segment};
 pub use metadata::{
@@ -519,10 +520,24 @@ impl Store {
             },
             ..WriteOptions::default()
         };
-        let main_pending = write_npy_pending(&main_path, array, options(is_fortran(array)))?;
-        let error_pending = error
-            .map(|e| write_npy_pending(&error_path, e, options(is_fortran(e))))
+        // The error first: the main file's header records the error's checksum (or that there is
+        // none), so that `verify` finds a missing or mismatched error file.
+        let error_written = error
+            .map(|e| {
+                write_npy_recorded(
+                    &error_path,
+                    e,
+                    options(is_fortran(e)),
+                    ErrorRecord::NotRecorded,
+                )
+            })
             .transpose()?;
+        let record = error_written
+            .as_ref()
+            .map_or(ErrorRecord::Absent, |(_, crc)| ErrorRecord::Crc(*crc));
+        let (main_pending, _) =
+            write_npy_recorded(&main_path, array, options(is_fortran(array)), record)?;
+        let error_pending = error_written.map(|(p, _)| p);
         self.commit_pending(point, main, main_pending, error_pending)
     }
 

@@ -289,7 +289,7 @@ class Checker:
                 assert meta[side]["pids"] == (EVOL if rotated else FLAVOR), meta[side]["pids"]
             else:
                 assert side not in meta, side
-        assert meta["format_version"] == 2
+        assert meta["format_version"] == 3
         assert meta["interpolation"] == {"polynomial_degree": degree, "log": log}, meta["interpolation"]
         assert meta["xgrid"] == src_grid and meta["pids"] == FLAVOR
         transform_record = meta["reshaped_from"]["transform"]

@@ -10,6 +10,7 @@ mod progress;
 mod recover_cmd;
 mod reshape_cmd;
 mod store_cmd;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -117,6 +118,17 @@ enum Command {
         after_help = "Examples:\n  eko evolve grid.pineappl.lz4 my-eko/ -o fk.pineappl.lz4 --alphas alphas.txt\n  eko evolve grid.pineappl.lz4 my-eko/ -o fk.pineappl.lz4 --fk-basis evol --fk-assumptions Nf4Sym --nf-at 20.25:5\n  eko evolve sidis.pineappl.lz4 pdf-eko/,ff-eko/ -o fk.pineappl.lz4 --orders a0,a0as1 --alphas alphas.npy\n\nalphas.txt: two columns, mu2 and alpha_s, one line per renormalisation scale the grid needs."
     )]
     Evolve(evolve_cmd::EvolveArgs),
+    /// Read every file of a store once and check it: the command to run after copying a store.
+    ///
+    /// Each operator, partial and error against its header, the grid and the CRC-32 libeko
+    /// recorded in its header when it wrote it (store format 3); each operator against what it
+    /// recorded of its error file (a missing or foreign error is found); every member of
+    /// thresholds.npz against its zip CRC-32. Files written before format 3 have no checksum:
+    /// they are reported, and --record adds them. Fails when a file is damaged.
+    #[command(
+        after_help = "Examples:\n  eko verify my-eko/\n  eko verify --json my-eko/ > report.json\n  eko verify --record old-store/   (a store written before format 3)"
+    )]
+    Verify(verify_cmd::VerifyArgs),
     /// Bring a store back to a consistent state after an interrupted command.
     ///
     /// After a command was killed (or ran out of disk or time): finish the unfinished operation
@@ -146,6 +158,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import_cmd::run_import(&args),
         Command::Reshape(args) => reshape_cmd::run_reshape(&args),
         Command::Evolve(args) => evolve_cmd::run_evolve(&args),
+        Command::Verify(args) => verify_cmd::run(&args),
         Command::Recover(args) => recover_cmd::run(&args),
     };
     match result {
@@ -198,6 +211,8 @@ pub enum Failure {
     Eko(eko::Error),
     /// Arguments that do not fit together.
     Usage(String),
+    /// A check that found problems (reported above), with its one-line summary.
+    Found(String),
 }
 
 impl From<eko::Error> for Failure {
@@ -211,6 +226,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Eko(e) => e.fmt(f),
             Failure::Usage(m) => write!(f, "usage: {m}"),
+            Failure::Found(m) => write!(f, "{m}"),
         }
     }
 }
