@@ -4,6 +4,7 @@ mod apply_cmd;
 mod combine_cmd;
 mod demo;
 mod evolve_cmd;
+mod export_cmd;
 mod import_cmd;
 mod inspect;
 mod progress;
@@ -96,6 +97,17 @@ enum Command {
         after_help = "Examples:\n  eko import eko.tar my-eko/\n  eko import --json eko.tar my-eko/ && eko inspect my-eko/\n  eko import partial-run.tar s/ && eko combine s/ && eko clean s/"
     )]
     Import(import_cmd::ImportArgs),
+    /// Write a store as an eko 0.15 archive, for eko, pineko and pineappl.
+    ///
+    /// The layout eko.EKO.read (eko 0.15.7) opens: metadata.yaml, the theory and operator cards
+    /// (converted as eko 0.15.7 converts eko 0.13/0.14 cards), recipes, and every final operator
+    /// bit for bit as operators/ items (.npz.lz4 with its error, else .npy.lz4). --with-parts adds
+    /// partials and thresholds as parts/, so that `eko import` gives the store back. Streams one
+    /// operator at a time; the archive appears complete or not at all.
+    #[command(
+        after_help = "Examples:\n  eko export my-eko/ eko.tar\n  eko export --with-parts --json partial-run/ parts.tar\n  eko export --compression none --overwrite my-eko/ eko.tar\n\nIn Python: with eko.EKO.read('eko.tar') as e: op = e[(10000.0, 5)].operator"
+    )]
+    Export(export_cmd::ExportArgs),
     /// Reinterpolate a store's operators onto other x grids and rotate their flavour basis.
     ///
     /// Writes a new, complete store: every final operator (and error) as
@@ -156,6 +168,7 @@ fn main() -> ExitCode {
         Command::Clean(args) => combine_cmd::run_clean(&args),
         Command::Apply(args) => apply_cmd::run_apply(&args),
         Command::Import(args) => import_cmd::run_import(&args),
+        Command::Export(args) => export_cmd::run_export(&args),
         Command::Reshape(args) => reshape_cmd::run_reshape(&args),
         Command::Evolve(args) => evolve_cmd::run_evolve(&args),
         Command::Verify(args) => verify_cmd::run(&args),
