@@ -288,6 +288,13 @@ fn scenarios() -> Vec<Scenario> {
             pairs: true,
         },
         Scenario {
+            name: "verify --record (a store written before format 3)",
+            setup: |root| in_store(store_without_checksums)(root),
+            runner: Runner::Eko(vec!["verify", "--record", "{root}/store"]),
+            stride: 1,
+            pairs: true,
+        },
+        Scenario {
             name: "demo DIR",
             setup: |_| {},
             runner: Runner::Eko(DEMO_DIR.to_vec()),
@@ -357,6 +364,27 @@ const DEMO_DIR: [&str; 8] = [
     "{root}/demo",
 ];
 const DEMO_TMP: [&str; 7] = ["demo", "--n-x", "4", "--points", "4", "--jobs", "1"];
+
+/// A combined store whose files carry no checksums, as one written before store format 3: each
+/// header's checksum comment blanked (same length, NumPy's layout).
+fn store_without_checksums(dir: &Path) {
+    combined_store(dir);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "npy") {
+            continue;
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let header_end = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let tag = b" # libeko crc32 ";
+        let at = bytes[..header_end]
+            .windows(tag.len())
+            .position(|w| w == tag)
+            .unwrap();
+        bytes[at..header_end].fill(b' ');
+        std::fs::write(&path, bytes).unwrap();
+    }
+}
 
 /// A combined store and a PDF on its grid.
 fn store_and_pdf(root: &Path) {
