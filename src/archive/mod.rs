@@ -1,8 +1,13 @@
-//! Python eko's output archives (`.tar`, eko 0.13 and later, `data_version` 3): import into a
-//! store.
+//! Python eko's output archives (`.tar`): import into a store. Every layout still in use is read:
 //!
-//! An eko archive is a plain tar holding `metadata.yaml` (`data_version`, `origin: [mu0², nf0]`,
-//! `xgrid`, `version`), the `theory.yaml` and `operator.yaml` cards, and inventories of items:
+//! | eko | `metadata.yaml` | x grid | cards |
+//! |---|---|---|---|
+//! | 0.15 | `data_version: 3` | `xgrid` | `theory.yaml`, `operator.yaml` (0.15's) |
+//! | 0.13, 0.14 | `data_version: 1` (`version` tells them apart) | `bases.xgrid`, with `targetgrid`, `inputgrid`, `targetpids`, `inputpids` | 0.13's and 0.14's own (`mu0`, `num_flavs_init`, ...) |
+//! | 0.8 | in a directory of its own, no `data_version` | `interpolation_xgrid`, `targetgrid`, ... | none; `q2_ref`, `Q2grid`, no nf |
+//!
+//! An eko 0.13+ archive is a plain tar holding `metadata.yaml` (`origin: [mu0², nf0]`, the grid,
+//! `version`), the `theory.yaml` and `operator.yaml` cards, and inventories of items:
 //!
 //! ```text
 //! operators/        final operators            header {scale: mu², nf}
@@ -22,39 +27,65 @@
 //! - other evolution parts are the partials of their targets (`.part.npy`), unless the archive
 //!   already holds that target's final operator (then they are skipped and counted). A target of
 //!   the operator card with neither gets its partial from the cliff part ending on it, if any;
-//! - `theory.yaml` and `operator.yaml` become the store metadata's `theory` and `operator`
-//!   (YAML read into JSON; `.nan` and `.inf` kept as the strings `".nan"`, `".inf"`).
+//! - `theory.yaml` and `operator.yaml` become the store metadata's `theory` and `operator` as
+//!   they are, in the layout of the eko that wrote them (YAML read into JSON; `.nan` and `.inf`
+//!   kept as the strings `".nan"`, `".inf"`); the interpolation is the operator card's
+//!   `configs.interpolation_polynomial_degree` and `configs.interpolation_is_log` (the same
+//!   fields in 0.13, 0.14 and 0.15).
 //!
 //! The matching scales are those of the matching headers (`parts/matching`, `recipes/matching`);
-//! a quark with none gets `(ratio · mass)²` from a pole-mass theory card, or no scale.
+//! a quark with none gets `(ratio · mass)²` from a pole-mass theory card (`heavy.masses`,
+//! `heavy.matching_ratios`, the same fields in 0.13 to 0.15), or no scale.
 //!
-//! Import streams: the archive is read twice (headers, then payloads, skipping what is not
-//! needed), each payload is decompressed into one scratch file (refused beyond the size an
-//! operator and its error can take), mapped, checked and written to the store, so memory holds at
-//! most one operator whatever the archive's size. The store is built under a temporary name beside
-//! the destination and renamed into place when complete: on any error nothing is left.
+//! An eko 0.13 or 0.14 archive whose operators that eko reshaped (`manipulate.xgrid_reshape`,
+//! `to_evol`: `bases.targetgrid`/`inputgrid` or `targetpids`/`inputpids` set) becomes a reshaped
+//! store: the computed grid is `bases.xgrid` in eko's flavour basis, the output and input sides
+//! are the target and input ones, pids given as eko's evolution rotation matrix (what `to_evol`
+//! records) are the evolution basis. Sides whose pids eko dropped (all 0, after a
+//! `flavor_reshape` by a custom matrix) are refused. The parts of a reshaped archive stay out
+//! (square, they belong to no reshaped store) and are counted as skipped. eko 0.15.7 itself no
+//! longer reads such archives.
+//!
+//! An eko 0.8 archive (`<name>/metadata.yaml`, `<name>/operators.npy.lz4`, and
+//! `operator_errors.npy.lz4`: one rank-5 array `(n_q2, ...)` each) records no nf: it is imported
+//! only with [`ImportOptions::nf`], which becomes every point's and the origin's nf. Its
+//! `metadata.yaml` becomes the store's `operator` description; its sides (`targetgrid`,
+//! `targetpids`, ...) are read as for 0.13. No matching scales are known.
+//!
+//! Import streams, and decompresses on a thread of its own: the archive is read twice (headers,
+//! then payloads, skipping what is not needed); a reader thread decodes each payload's LZ4 frame
+//! straight into aligned memory (the `.npy` headers checked before anything is allocated,
+//! refused beyond the size an operator and its error can take), while the previous payload is
+//! written to the store, so memory holds two payloads whatever the archive's size. The store is
+//! built under a temporary name beside the destination and renamed into place when complete: on
+//! any error nothing is left.
 
 pub mod export;
+mod legacy;
+mod stream;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
-use ndarray::{CowArray, Ix4, IxDyn};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, IoContext, Location, Result};
-use crate::npy::NpyFile;
-use crate::npz::NpzFile;
 use crate::store::{
-    Edge, EvolutionPath, EvolutionPoint, FLAVOR_BASIS, MatchingScales, Metadata, Segment, Store,
+    Edge, EvolutionPath, EvolutionPoint, FLAVOR_BASIS, Interpolation, MatchingScales, Metadata,
+    Segment, Store,
 };
 
-/// The oldest archive layout read: eko 0.13's.
-pub const MIN_DATA_VERSION: i64 = 3;
+use self::legacy::Member;
+use self::stream::Decoded;
+
+/// The oldest `data_version` read: 1, written by eko 0.13 and 0.14 (eko 0.15 writes 3; eko 0.8's
+/// layout has none and is told apart by its shape).
+pub const MIN_DATA_VERSION: i64 = 1;
 /// Largest YAML file read (cards and headers).
 const MAX_YAML: u64 = 16 << 20;
 
@@ -105,6 +136,8 @@ enum EntryKind {
     Card(&'static str),
     Header(Inventory, String),
     Payload(Inventory, String, Payload),
+    /// A file one directory deep outside the inventories: eko 0.8's layout, `(dir, name)`.
+    Nested(String, String),
     Other,
 }
 
@@ -129,7 +162,11 @@ fn kind_of(path: &str) -> EntryKind {
         return EntryKind::Other;
     };
     let Some(inventory) = Inventory::of(dir) else {
-        return EntryKind::Other;
+        return if dir.contains('/') {
+            EntryKind::Other
+        } else {
+            EntryKind::Nested(dir.to_string(), name.to_string())
+        };
     };
     if let Some(stem) = name.strip_suffix(".yaml") {
         EntryKind::Header(inventory, stem.to_string())
@@ -184,17 +221,7 @@ pub struct ImportProgress {
     pub total: usize,
 }
 
-/// A payload's error, with the scratch file's path (an implementation detail) left out.
-fn payload_error(at: &Location, e: &Error) -> Error {
-    let text = e.to_string();
-    let reason = match text.split_once(": ") {
-        Some((path, rest)) if path.contains(crate::TEMP_PREFIX) => rest.to_string(),
-        _ => text,
-    };
-    bad(at, format!("decompressed payload: {reason}"))
-}
-
-fn bad(file: &Location, reason: impl Into<String>) -> Error {
+pub(super) fn bad(file: &Location, reason: impl Into<String>) -> Error {
     Error::EkoArchive {
         file: file.clone(),
         reason: reason.into(),
@@ -232,6 +259,17 @@ struct Index {
     headers: BTreeMap<(Inventory, String), Value>,
     payloads: BTreeMap<(Inventory, String), Payload>,
     ignored: Vec<String>,
+    /// Files one directory deep (eko 0.8's layout): per directory, `metadata.yaml` parsed and
+    /// the `.npy.lz4` arrays by stem.
+    nested: BTreeMap<String, Nested>,
+}
+
+/// A directory of eko 0.8's layout.
+#[derive(Default)]
+struct Nested {
+    metadata: Option<Value>,
+    arrays: BTreeMap<String, Member>,
+    others: Vec<String>,
 }
 
 fn open_archive(path: &Path) -> Result<tar::Archive<File>> {
@@ -276,6 +314,7 @@ fn read_index(path: &Path) -> Result<Index> {
         headers: BTreeMap::new(),
         payloads: BTreeMap::new(),
         ignored: Vec::new(),
+        nested: BTreeMap::new(),
     };
     let mut yaml_bytes = 0u64;
     let file_len = std::fs::metadata(path).io_context(&location, "stat")?.len();
@@ -328,6 +367,26 @@ fn read_index(path: &Path) -> Result<Index> {
             EntryKind::Payload(inventory, stem, payload) => {
                 index.payloads.insert((inventory, stem), payload);
             }
+            EntryKind::Nested(dir, file) => {
+                if file == "metadata.yaml" {
+                    let value = read_yaml(&mut entry)?;
+                    index.nested.entry(dir).or_default().metadata = Some(value);
+                } else if let Some(stem) = file.strip_suffix(".npy.lz4") {
+                    let member = Member {
+                        name: name.clone(),
+                        offset: entry.raw_file_position(),
+                        size: entry.size(),
+                    };
+                    index
+                        .nested
+                        .entry(dir)
+                        .or_default()
+                        .arrays
+                        .insert(stem.to_string(), member);
+                } else {
+                    index.nested.entry(dir).or_default().others.push(name);
+                }
+            }
             EntryKind::Other => index.ignored.push(name),
         }
     }
@@ -346,8 +405,9 @@ fn read_index(path: &Path) -> Result<Index> {
     Ok(index)
 }
 
-/// The store metadata of an archive: origin and x grid from `metadata.yaml`, matching scales from
-/// the matching headers or the theory card.
+/// The store metadata of an eko 0.13+ archive: origin and x grid (and, for 0.13 and 0.14, the
+/// operators' sides) from `metadata.yaml`, matching scales from the matching headers or the
+/// theory card.
 fn metadata_of(path: &Path, index: &Index) -> Result<(Metadata, String, i64)> {
     let at = Location::member(path, "metadata.yaml");
     let meta = index.cards.get("metadata").ok_or_else(|| {
@@ -357,19 +417,65 @@ fn metadata_of(path: &Path, index: &Index) -> Result<(Metadata, String, i64)> {
         )
     })?;
     let data_version = integer(meta, "data_version", &at)?;
-    if data_version < MIN_DATA_VERSION {
-        return Err(bad(
-            &at,
-            format!(
-                "data_version {data_version} was written by eko older than 0.13, which libeko does \
-                 not import (open it with eko and save it again with eko 0.13 or later)"
-            ),
-        ));
-    }
     let version = meta
         .get("version")
         .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
         .unwrap_or_default();
+    let minor = version
+        .strip_prefix("0.")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    let bases = meta.get("bases").filter(|b| b.is_object());
+    let (xgrid, sides) = match data_version {
+        3 => {
+            let grid = match meta.get("xgrid") {
+                Some(Value::Object(o)) => o.get("grid"),
+                other => other,
+            };
+            let xgrid = grid
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad(&at, "'xgrid' must be a list of numbers"))?
+                .iter()
+                .map(|v| {
+                    v.as_f64()
+                        .ok_or_else(|| bad(&at, format!("xgrid value {v} is not a number")))
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            (xgrid, None)
+        }
+        // eko 0.13 and 0.14 (and eko 0.13's conversion of a 0.8 archive, data_version 0): the
+        // grids under `bases`.
+        0 | 1 if bases.is_some() && (data_version == 0 || matches!(minor, Some(13 | 14))) => {
+            let (xgrid, output, input) =
+                legacy::grids_and_sides(bases.expect("checked"), "xgrid", &at)?;
+            (xgrid, Some((output, input)))
+        }
+        1 => {
+            return Err(bad(
+                &at,
+                format!(
+                    "data_version 1 from eko {version:?}: libeko imports data_version 1 as eko \
+                     0.13 and 0.14 write it (grids under 'bases', version 0.13.x or 0.14.x{}), \
+                     as eko 0.15.7 reads it",
+                    if bases.is_none() {
+                        "; this one has no 'bases'"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        _ => {
+            return Err(bad(
+                &at,
+                format!(
+                    "data_version {data_version} (eko {version:?}) is not a layout libeko \
+                     imports: eko 0.15 writes 3, eko 0.13 and 0.14 write 1, eko 0.8 writes none \
+                     (its metadata.yaml is in a directory of its own)"
+                ),
+            ));
+        }
+    };
     let origin = meta
         .get("origin")
         .and_then(Value::as_array)
@@ -383,19 +489,6 @@ fn metadata_of(path: &Path, index: &Index) -> Result<(Metadata, String, i64)> {
         .ok_or_else(|| bad(&at, "origin nf0 is missing or not an integer"))?;
     let origin =
         EvolutionPoint::new(mu2, nf_of(nf, &at)?).map_err(|e| bad(&at, format!("origin: {e}")))?;
-    let grid = match meta.get("xgrid") {
-        Some(Value::Object(o)) => o.get("grid"),
-        other => other,
-    };
-    let xgrid = grid
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad(&at, "'xgrid' must be a list of numbers"))?
-        .iter()
-        .map(|v| {
-            v.as_f64()
-                .ok_or_else(|| bad(&at, format!("xgrid value {v} is not a number")))
-        })
-        .collect::<Result<Vec<f64>>>()?;
 
     let mut scales: [Option<f64>; 3] = [None; 3];
     for ((inventory, stem), header) in &index.headers {
@@ -468,6 +561,9 @@ fn metadata_of(path: &Path, index: &Index) -> Result<(Metadata, String, i64)> {
     // `configs.interpolation_is_log`), not a default: unknown when the card does not say.
     metadata.interpolation = None;
     metadata.interpolation = metadata.interpolation();
+    if let Some((output, input)) = sides {
+        metadata.set_sides(output, input);
+    }
     metadata
         .validate(&at)
         .map_err(|e| bad(&at, format!("cannot describe a store: {e}")))?;
@@ -548,9 +644,15 @@ fn plan(path: &Path, index: &Index, metadata: &Metadata) -> Result<Plan> {
         }
         roles.entry(key).or_default().push(Role::Operator(point));
     }
+    let reshaped = metadata.is_reshaped();
     for ((inventory, stem), header) in &index.headers {
         let key = (*inventory, stem.clone());
         let at = header_location(path, *inventory, stem);
+        if reshaped && matches!(inventory, Inventory::Parts | Inventory::PartsMatching) {
+            // Square parts belong to no reshaped store.
+            skipped_parts += 1;
+            continue;
+        }
         match inventory {
             Inventory::Parts => {
                 has_payload(&key, &at)?;
@@ -625,7 +727,7 @@ fn plan(path: &Path, index: &Index, metadata: &Metadata) -> Result<Plan> {
     // Targets of the card with neither a final operator nor a partial: their last segment may be
     // a cliff part (a target on a matching scale, on the lower-nf side).
     for point in card_targets(index) {
-        if finals.contains(&point) || partials.contains(&point) {
+        if reshaped || finals.contains(&point) || partials.contains(&point) {
             continue;
         }
         let Ok(path_to_point) = EvolutionPath::new(metadata.origin, &metadata.matching, point)
@@ -651,105 +753,233 @@ fn plan(path: &Path, index: &Index, metadata: &Metadata) -> Result<Plan> {
 
 /// Bytes an item may decompress to: an npz of an operator and its error, with headers.
 fn payload_limit(metadata: &Metadata) -> u64 {
-    let values: u64 = metadata
-        .operator_shape()
-        .iter()
-        .map(|&d| d as u64)
-        .product();
-    2 * 8 * values + (1 << 16)
+    let values = |shape: [usize; 4]| shape.iter().map(|&d| d as u64).product::<u64>();
+    2 * 8 * values(metadata.operator_shape()).max(values(metadata.square_shape())) + (1 << 16)
 }
 
-/// An operator and, when the item has one, its error.
-type Loaded<'a> = (CowArray<'a, f64, Ix4>, Option<CowArray<'a, f64, Ix4>>);
+/// Options of [`import_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// The nf of every point (and of the origin) of an eko 0.8 archive, which records none.
+    /// Refused for the newer layouts, which record their own.
+    pub nf: Option<u8>,
+}
 
-/// An operator and its error read from a scratch file.
-fn load_payload<'a>(
-    scratch: &'a Scratch,
-    payload: Payload,
-    at: &Location,
-    shape: [usize; 4],
-) -> Result<Loaded<'a>> {
-    let to4 = |a: CowArray<'a, f64, IxDyn>, what: &str| -> Result<CowArray<'a, f64, Ix4>> {
-        if a.shape() != shape {
-            return Err(bad(
-                at,
-                format!(
-                    "{what} has shape {:?}; the archive's grid needs {shape:?}",
-                    a.shape()
-                ),
-            ));
-        }
-        Ok(a.into_dimensionality::<Ix4>().expect("rank checked"))
-    };
-    let wrap = |e: Error| payload_error(at, &e);
-    match payload {
-        Payload::Npy => {
-            let file = scratch.npy.as_ref().expect("opened");
-            let array = match file.view::<f64>() {
-                Ok(v) => CowArray::from(v),
-                Err(_) => CowArray::from(file.read::<f64>().map_err(wrap)?),
-            };
-            Ok((to4(array, "the operator")?, None))
-        }
-        Payload::Npz => {
-            let file = scratch.npz.as_ref().expect("opened");
-            let operator = file.load::<f64>("operator").map_err(wrap)?;
-            let error = file.load::<f64>("error").map_err(wrap)?;
-            Ok((
-                to4(operator, "the operator")?,
-                Some(to4(error, "the error")?),
-            ))
+/// What the second pass streams.
+enum Source {
+    /// eko 0.13+: the items of the plan.
+    Items(Plan),
+    /// eko 0.8: one rank-5 array of operators (and one of errors), a point per slice.
+    Rank5 {
+        points: Vec<EvolutionPoint>,
+        operators: Member,
+        errors: Option<Member>,
+    },
+}
+
+impl Source {
+    fn total(&self) -> usize {
+        match self {
+            Source::Items(plan) => plan.roles.len(),
+            Source::Rank5 { points, .. } => points.len(),
         }
     }
 }
 
-/// The mapped scratch file of the payload being imported.
-struct Scratch {
-    npy: Option<NpyFile>,
-    npz: Option<NpzFile>,
+/// One decoded payload on its way to the store.
+struct Job {
+    roles: Vec<Role>,
+    decoded: Decoded,
 }
 
-/// Removes a directory tree on drop unless disarmed.
+/// The metadata, points and arrays of an eko 0.8 archive, or `None` when the archive has
+/// another layout.
+type Eko08 = (
+    Metadata,
+    String,
+    Vec<EvolutionPoint>,
+    Member,
+    Option<Member>,
+    Vec<String>,
+);
+
+fn eko08(path: &Path, index: &Index, options: &ImportOptions) -> Result<Option<Eko08>> {
+    if index.cards.contains_key("metadata") {
+        return Ok(None);
+    }
+    let dirs: Vec<(&String, &Nested)> = index
+        .nested
+        .iter()
+        .filter(|(_, n)| n.metadata.is_some())
+        .collect();
+    let (dir, nested) = match dirs.as_slice() {
+        [] => return Ok(None),
+        [one] => *one,
+        [a, b, ..] => {
+            return Err(bad(
+                &Location::file(path),
+                format!(
+                    "no metadata.yaml at the archive's root but one in {:?} and in {:?}: not an \
+                     eko output of any version",
+                    a.0, b.0
+                ),
+            ));
+        }
+    };
+    let at = Location::member(path, format!("{dir}/metadata.yaml"));
+    let meta = nested.metadata.as_ref().expect("filtered");
+    let q2grid = meta
+        .get("Q2grid")
+        .or_else(|| meta.get("mu2grid"))
+        .and_then(Value::as_array);
+    let (Some(q2grid), Some(q2_ref)) = (q2grid, meta.get("q2_ref")) else {
+        return Err(bad(
+            &at,
+            "no metadata.yaml at the archive's root, and this one is not eko 0.8's (it needs \
+             'q2_ref', 'Q2grid' and 'interpolation_xgrid')",
+        ));
+    };
+    let version = meta
+        .get("eko_version")
+        .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+        .unwrap_or_default();
+    let nf = options.nf.ok_or_else(|| {
+        bad(
+            &at,
+            format!(
+                "an eko {version} archive (eko 0.8's layout: one rank-5 array) records no nf: \
+                 give the nf of its points with --nf"
+            ),
+        )
+    })?;
+    let nf = nf_of(i64::from(nf), &at)?;
+    let q2_ref = q2_ref
+        .as_f64()
+        .ok_or_else(|| bad(&at, format!("'q2_ref' is {q2_ref}, not a number")))?;
+    let origin =
+        EvolutionPoint::new(q2_ref, nf).map_err(|e| bad(&at, format!("origin (q2_ref): {e}")))?;
+    let mut points = Vec::with_capacity(q2grid.len());
+    let mut seen = BTreeSet::new();
+    for q2 in q2grid {
+        let point = q2
+            .as_f64()
+            .ok_or_else(|| bad(&at, format!("Q2grid value {q2} is not a number")))
+            .and_then(|q2| EvolutionPoint::new(q2, nf).map_err(|e| bad(&at, e.to_string())))?;
+        if !seen.insert(point) {
+            return Err(bad(&at, format!("Q2grid names {point} twice")));
+        }
+        points.push(point);
+    }
+    let (xgrid, output, input) = legacy::grids_and_sides(meta, "interpolation_xgrid", &at)?;
+    let mut metadata = Metadata::new(
+        origin,
+        xgrid,
+        FLAVOR_BASIS.to_vec(),
+        MatchingScales::default(),
+    );
+    metadata.interpolation = match (
+        meta.get("interpolation_polynomial_degree")
+            .and_then(Value::as_u64),
+        meta.get("interpolation_is_log").and_then(Value::as_bool),
+    ) {
+        (Some(degree), Some(log)) => Some(Interpolation {
+            polynomial_degree: u32::try_from(degree)
+                .map_err(|_| bad(&at, format!("interpolation degree {degree} is too large")))?,
+            log,
+        }),
+        _ => None,
+    };
+    metadata.operator = meta.clone();
+    metadata.set_sides(output, input);
+    metadata
+        .validate(&at)
+        .map_err(|e| bad(&at, format!("cannot describe a store: {e}")))?;
+    let array = |names: [&str; 2]| names.iter().find_map(|n| nested.arrays.get(*n)).cloned();
+    let operators = array(["operators", "operator"]).ok_or_else(|| {
+        bad(
+            &Location::file(path),
+            format!("eko 0.8 layout without {dir}/operators.npy.lz4"),
+        )
+    })?;
+    let errors = array(["operator_errors", "operator_error"]);
+    let mut ignored: Vec<String> = nested
+        .arrays
+        .values()
+        .filter(|m| m.name != operators.name && Some(&m.name) != errors.as_ref().map(|e| &e.name))
+        .map(|m| m.name.clone())
+        .collect();
+    ignored.extend(nested.others.iter().cloned());
+    ignored.extend(index.ignored.iter().cloned());
+    Ok(Some((
+        metadata, version, points, operators, errors, ignored,
+    )))
+}
+
 /// Imports the eko archive `archive` into a new store at `dest` (which must not exist, or be an
-/// empty directory). See the module documentation for the mapping. `progress` is called after
-/// each payload written. On error, nothing is left at `dest` or beside it.
+/// empty directory), with default [`ImportOptions`]. See [`import_with`].
+pub fn import(
+    archive: &Path,
+    dest: &Path,
+    progress: impl FnMut(ImportProgress),
+) -> Result<ImportReport> {
+    import_with(archive, dest, &ImportOptions::default(), progress)
+}
+
+/// Imports the eko archive `archive` into a new store at `dest` (which must not exist, or be an
+/// empty directory). See the module documentation for the mapping and the layouts read.
+/// `progress` is called after each payload written. On error, nothing is left at `dest` or
+/// beside it.
 ///
 /// The store is built in a locked temporary directory beside `dest`
 /// (`.eko-tmp.import.{name}.*`) and renamed into place when complete. Killed, it leaves that
 /// directory, which the next import to `dest` (or [`recover`](crate::store::recover) of `dest`)
 /// removes once its owner is gone.
-pub fn import(
+pub fn import_with(
     archive: &Path,
     dest: &Path,
+    options: &ImportOptions,
     mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportReport> {
     crate::atomic::check_new_store_dir(dest)?;
     crate::atomic::remove_dead_beside(dest, "import")?;
     let index = read_index(archive)?;
-    let (metadata, eko_version, data_version) = metadata_of(archive, &index)?;
-    let plan = plan(archive, &index, &metadata)?;
-    let shape = metadata.operator_shape();
-    let limit = payload_limit(&metadata);
-
+    let (metadata, eko_version, data_version, source, ignored) =
+        match eko08(archive, &index, options)? {
+            Some((metadata, version, points, operators, errors, ignored)) => (
+                metadata,
+                version,
+                0,
+                Source::Rank5 {
+                    points,
+                    operators,
+                    errors,
+                },
+                ignored,
+            ),
+            None => {
+                let (metadata, version, data_version) = metadata_of(archive, &index)?;
+                if let Some(nf) = options.nf {
+                    return Err(bad(
+                        &Location::member(archive, "metadata.yaml"),
+                        format!(
+                            "--nf {nf} is for eko 0.8 archives, which record no nf; this one \
+                             (eko {version}, data_version {data_version}) records each point's"
+                        ),
+                    ));
+                }
+                let plan = plan(archive, &index, &metadata)?;
+                (
+                    metadata,
+                    version,
+                    data_version,
+                    Source::Items(plan),
+                    index.ignored.clone(),
+                )
+            }
+        };
     let root = crate::atomic::TempDir::beside(dest, "import")?;
-    let root_dir = root.path().to_path_buf();
-    let store_dir = root_dir.join("store");
+    let store_dir = root.path().join("store");
     let mut store = Store::create(&store_dir, &metadata)?;
-    let mut thresholds = if plan
-        .roles
-        .values()
-        .flatten()
-        .any(|r| matches!(r, Role::Threshold(_)))
-    {
-        Some(store.thresholds_writer()?)
-    } else {
-        None
-    };
-
-    let location = Location::file(archive);
-    let mut tar = open_archive(archive)?;
-    let total = plan.roles.len();
-    let mut done = 0;
     let mut report = ImportReport {
         archive: archive.to_path_buf(),
         store: dest.to_path_buf(),
@@ -758,77 +988,25 @@ pub fn import(
         operators: Vec::new(),
         partials: Vec::new(),
         thresholds: Vec::new(),
-        skipped_parts: plan.skipped_parts,
-        ignored_entries: index.ignored.clone(),
+        skipped_parts: match &source {
+            Source::Items(plan) => plan.skipped_parts,
+            Source::Rank5 { .. } => 0,
+        },
+        ignored_entries: ignored,
         bytes_decompressed: 0,
     };
-    for entry in tar
-        .entries_with_seek()
-        .map_err(|e| tar_error(&location, e))?
-    {
-        let entry = entry.map_err(|e| tar_error(&location, e))?;
-        let Some(name) = entry_path(&entry) else {
-            continue;
-        };
-        let EntryKind::Payload(inventory, stem, payload) = kind_of(&name) else {
-            continue;
-        };
-        let Some(roles) = plan.roles.get(&(inventory, stem)) else {
-            continue;
-        };
-        let at = Location::member(archive, name.clone());
-        let scratch_path = root_dir.join(match payload {
-            Payload::Npy => "payload.npy",
-            Payload::Npz => "payload.npz",
-        });
-        let written = decompress(entry, &scratch_path, limit, &at)?;
-        report.bytes_decompressed += written;
-        let scratch = Scratch {
-            npy: (payload == Payload::Npy)
-                .then(|| NpyFile::open(&scratch_path))
-                .transpose()
-                .map_err(|e| payload_error(&at, &e))?,
-            npz: (payload == Payload::Npz)
-                .then(|| NpzFile::open(&scratch_path))
-                .transpose()
-                .map_err(|e| payload_error(&at, &e))?,
-        };
-        let (operator, error) = load_payload(&scratch, payload, &at, shape)?;
-        for role in roles {
-            match role {
-                Role::Operator(p) => {
-                    store.insert_operator(*p, &operator, error.as_ref())?;
-                    report.operators.push(*p);
-                }
-                Role::Partial(p) => {
-                    store.insert_partial(*p, &operator, error.as_ref())?;
-                    report.partials.push(*p);
-                }
-                Role::Threshold(edge) => {
-                    thresholds
-                        .as_mut()
-                        .expect("created when a threshold is planned")
-                        .add(edge, &operator, error.as_ref())?;
-                    report.thresholds.push(edge.key());
-                }
-            }
-        }
-        drop(scratch);
-        crate::fault::fault_point!("import.payload");
-        done += 1;
-        progress(ImportProgress { done, total });
-    }
+    let total = source.total();
+    let done = pipeline(archive, &metadata, &source, |jobs, buffers| {
+        write_jobs(&mut store, &mut report, jobs, buffers, total, &mut progress)
+    })?;
     if done != total {
         return Err(bad(
-            &location,
+            &Location::file(archive),
             format!(
                 "{} payload(s) named by headers were not found",
                 total - done
             ),
         ));
-    }
-    if let Some(writer) = thresholds {
-        store.commit_thresholds(writer)?;
     }
     drop(store);
     crate::fault::fault_point!("import.rename-into-place");
@@ -840,31 +1018,178 @@ pub fn import(
     Ok(report)
 }
 
-/// Decompresses one LZ4 frame from `reader` into `path`, refusing more than `limit` bytes.
-fn decompress(reader: impl Read, path: &Path, limit: u64, at: &Location) -> Result<u64> {
-    let mut out = File::create(path).io_context(&Location::file(path), "create")?;
-    let mut decoder = lz4_flex::frame::FrameDecoder::new(reader).take(limit + 1);
-    let written = std::io::copy(&mut decoder, &mut out).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidData
-            || e.kind() == std::io::ErrorKind::UnexpectedEof
-        {
-            bad(at, format!("not a valid LZ4 frame: {e}"))
-        } else {
-            Error::Io {
-                file: at.clone(),
-                operation: "decompress",
+/// Runs the reader thread, which decodes the payloads of `source` one ahead, and `consume` on
+/// this thread with the decoded jobs and a way to give buffers back. At most two payloads'
+/// buffers exist at a time: the one being written and the one being decoded.
+fn pipeline(
+    archive: &Path,
+    metadata: &Metadata,
+    source: &Source,
+    consume: impl FnOnce(mpsc::Receiver<Result<Job>>, mpsc::Sender<Decoded>) -> Result<usize>,
+) -> Result<usize> {
+    let (jobs_tx, jobs_rx) = mpsc::sync_channel::<Result<Job>>(0);
+    let (back_tx, back_rx) = mpsc::channel::<Decoded>();
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("eko-import-reader".into())
+            .spawn_scoped(scope, move || {
+                let mut created = 0;
+                // A buffer for the next payload: a new one for the first two, then the one
+                // the writer gives back (None when the writer has stopped).
+                let mut next = move || -> Option<Decoded> {
+                    if created < 2 {
+                        created += 1;
+                        Some(back_rx.try_recv().unwrap_or_default())
+                    } else {
+                        back_rx.recv().ok()
+                    }
+                };
+                let result = read_jobs(archive, metadata, source, &mut next, &jobs_tx);
+                if let Err(e) = result {
+                    // The writer may have stopped already: then its own error is reported.
+                    let _ = jobs_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| Error::Io {
+                file: Location::file(archive),
+                operation: "start the reader thread",
                 source: e,
+            })?;
+        let result = consume(jobs_rx, back_tx);
+        if let Err(panic) = reader.join() {
+            std::panic::resume_unwind(panic);
+        }
+        result
+    })
+}
+
+/// The reader thread: decodes every payload `source` needs, in archive order, and sends each.
+fn read_jobs(
+    archive: &Path,
+    metadata: &Metadata,
+    source: &Source,
+    next: &mut dyn FnMut() -> Option<Decoded>,
+    jobs: &mpsc::SyncSender<Result<Job>>,
+) -> Result<()> {
+    match source {
+        Source::Items(plan) => {
+            let limit = payload_limit(metadata);
+            let location = Location::file(archive);
+            let mut tar = open_archive(archive)?;
+            for entry in tar
+                .entries_with_seek()
+                .map_err(|e| tar_error(&location, e))?
+            {
+                let entry = entry.map_err(|e| tar_error(&location, e))?;
+                let Some(name) = entry_path(&entry) else {
+                    continue;
+                };
+                let EntryKind::Payload(inventory, stem, payload) = kind_of(&name) else {
+                    continue;
+                };
+                let Some(roles) = plan.roles.get(&(inventory, stem)) else {
+                    continue;
+                };
+                let at = Location::member(archive, name);
+                let shape = if roles.iter().any(|r| matches!(r, Role::Operator(_))) {
+                    metadata.operator_shape()
+                } else {
+                    metadata.square_shape()
+                };
+                let Some(mut decoded) = next() else {
+                    return Ok(());
+                };
+                stream::read_payload(
+                    entry,
+                    payload == Payload::Npz,
+                    shape,
+                    &mut decoded,
+                    &at,
+                    limit,
+                )?;
+                let job = Job {
+                    roles: roles.clone(),
+                    decoded,
+                };
+                if jobs.send(Ok(job)).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+        Source::Rank5 {
+            points,
+            operators,
+            errors,
+        } => {
+            let mut points = points.iter();
+            legacy::stream_rank5(
+                archive,
+                operators,
+                errors.as_ref(),
+                points.len(),
+                metadata.operator_shape(),
+                || next().unwrap_or_default(),
+                |decoded| {
+                    let point = *points.next().expect("one slice per point");
+                    let job = decoded.map(|decoded| Job {
+                        roles: vec![Role::Operator(point)],
+                        decoded,
+                    });
+                    jobs.send(job).is_ok()
+                },
+            )
+        }
+    }
+}
+
+/// The writer: each decoded payload into the store, in the order read; returns the number
+/// written.
+fn write_jobs(
+    store: &mut Store,
+    report: &mut ImportReport,
+    jobs: mpsc::Receiver<Result<Job>>,
+    buffers: mpsc::Sender<Decoded>,
+    total: usize,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<usize> {
+    let mut thresholds = None;
+    let mut done = 0;
+    for job in jobs {
+        let job = job?;
+        let operator = job.decoded.operator.view();
+        let error = job.decoded.error.as_ref().map(stream::Array::view);
+        for role in &job.roles {
+            match role {
+                Role::Operator(p) => {
+                    store.insert_operator(*p, &operator, error.as_ref())?;
+                    report.operators.push(*p);
+                }
+                Role::Partial(p) => {
+                    store.insert_partial(*p, &operator, error.as_ref())?;
+                    report.partials.push(*p);
+                }
+                Role::Threshold(edge) => {
+                    if thresholds.is_none() {
+                        thresholds = Some(store.thresholds_writer()?);
+                    }
+                    thresholds
+                        .as_mut()
+                        .expect("just made")
+                        .add(edge, &operator, error.as_ref())?;
+                    report.thresholds.push(edge.key());
+                }
             }
         }
-    })?;
-    if written > limit {
-        return Err(bad(
-            at,
-            format!(
-                "decompresses to more than {limit} bytes, more than an operator and its error of \
-                 the archive's grid take"
-            ),
-        ));
+        report.bytes_decompressed += job.decoded.bytes;
+        // The reader may have stopped (all sent): then the buffer is simply dropped.
+        let _ = buffers.send(job.decoded);
+        crate::fault::fault_point!("import.payload");
+        done += 1;
+        progress(ImportProgress { done, total });
     }
-    Ok(written)
+    if let Some(writer) = thresholds {
+        store.commit_thresholds(writer)?;
+    }
+    Ok(done)
 }

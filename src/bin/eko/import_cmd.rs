@@ -4,15 +4,19 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::Failure;
-use eko::archive::import;
+use eko::archive::{ImportOptions, import_with};
 
 /// Arguments of `eko import`.
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// The archive eko wrote (a plain .tar, eko 0.13 or later).
+    /// The archive eko wrote (a plain .tar: eko 0.15, 0.14, 0.13, or 0.8 with --nf).
     archive: PathBuf,
     /// The new store (must not exist, or be an empty directory).
     store: PathBuf,
+    /// The nf of every point of an eko 0.8 archive (one rank-5 array), which records none;
+    /// refused for the newer layouts, which record their own.
+    #[arg(long, value_name = "N")]
+    nf: Option<u8>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -22,7 +26,8 @@ pub struct ImportArgs {
 pub fn run_import(args: &ImportArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let bar = crate::progress::Bar::new("import");
-    let report = import(&args.archive, &args.store, |p| {
+    let options = ImportOptions { nf: args.nf };
+    let report = import_with(&args.archive, &args.store, &options, |p| {
         bar.update(p.done, p.total, &"payloads")
     })?;
     let seconds = started.elapsed().as_secs_f64();
