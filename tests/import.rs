@@ -150,9 +150,21 @@ fn broken_archives_are_refused_and_nothing_is_written() {
         }
         Some(b)
     });
-    rewrite(&good, &bad("bomb.tar"), |n, b| {
+    rewrite(&good, &bad("zeros.tar"), |n, b| {
         Some(if n.starts_with("./operators/") && n.ends_with(".lz4") {
             lz4(&vec![0u8; 64 << 20])
+        } else {
+            b
+        })
+    });
+    // A real payload followed by 64 MiB: refused at the limit, not decompressed to the end.
+    rewrite(&good, &bad("bomb.tar"), |n, b| {
+        Some(if n.starts_with("./operators/") && n.ends_with(".lz4") {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut lz4_flex::frame::FrameDecoder::new(&b[..]), &mut bytes)
+                .unwrap();
+            bytes.resize(bytes.len() + (64 << 20), 0);
+            lz4(&bytes)
         } else {
             b
         })
@@ -191,11 +203,15 @@ fn broken_archives_are_refused_and_nothing_is_written() {
         (bad("gzip.tar"), "gzip"),
         (bad("truncated.tar"), "truncated"),
         (bad("no-metadata.tar"), "no metadata.yaml"),
-        (bad("old.tar"), "data_version 2"),
+        (
+            bad("old.tar"),
+            "data_version 2 (eko \"0.15.7\") is not a layout libeko imports",
+        ),
         (bad("bad-yaml.tar"), "invalid YAML"),
         (bad("no-payload.tar"), "header without its payload"),
         (bad("corrupt-lz4.tar"), "operators/"),
         (bad("bomb.tar"), "decompresses to more than"),
+        (bad("zeros.tar"), "not an npz as NumPy writes it"),
         (
             bad("wrong-shape.tar"),
             "the archive's grid needs [14, 8, 14, 8]",

@@ -300,3 +300,40 @@ pub fn synthetic_finals(
         })
         .collect()
 }
+
+/// The Python of a virtual environment with the PyPI package `eko==version` (made by
+/// `scripts/old-eko-env` under target/old-eko when missing): the older ekos' own writing and
+/// reading, for the import tests.
+pub fn old_eko_python(version: &str) -> PathBuf {
+    let out = Command::new(root().join("scripts/old-eko-env"))
+        .arg(version)
+        .output()
+        .expect("run scripts/old-eko-env");
+    assert!(
+        out.status.success(),
+        "scripts/old-eko-env {version} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Runs `tests/python/<script>` with the Python `python` and `args`; panics with its output
+/// unless it succeeds.
+pub fn run_python_with(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(python)
+        .arg("-W")
+        .arg("ignore")
+        .arg(root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} ({}) failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        python.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
