@@ -68,6 +68,7 @@ module eko
                                              EKO_ON_CONFLICT_TAKE_SOURCE = 3
     integer(c_int32_t), parameter, public :: EKO_TRANSFER_LINK = 1, EKO_TRANSFER_MOVE = 2, &
                                              EKO_TRANSFER_COPY = 3
+    integer(c_int32_t), parameter, public :: EKO_COMPRESSION_LZ4 = 1, EKO_COMPRESSION_NONE = 2
     integer(c_int32_t), parameter, public :: EKO_SIDE_OUTPUT = 1, EKO_SIDE_INPUT = 2
     integer(c_int32_t), parameter, public :: EKO_BASIS_FLAVOR = 1, EKO_BASIS_EVOL = 2
     integer(c_int32_t), parameter, public :: EKO_BASIS_CUSTOM = 3
@@ -135,7 +136,7 @@ module eko
     public :: eko_store_point_count, eko_store_point, eko_store_operator
     public :: eko_store_threshold_operator
     public :: eko_store_combine, eko_store_clean, eko_store_merge, eko_store_split
-    public :: eko_store_recover
+    public :: eko_store_recover, eko_store_export
     public :: eko_store_operator_shape, eko_store_side_pids, eko_store_side_xgrid
     public :: eko_store_transform, eko_store_apply_transformed, eko_store_reshape
     public :: eko_transform_spec_create, eko_transform_spec_destroy
@@ -518,6 +519,14 @@ module eko
             type(c_ptr), value :: h, spec
             character(kind=c_char), intent(in) :: dir(*), dest(*)
             integer(c_int32_t), value :: threads
+            integer(c_int32_t) :: s
+        end function
+        function c_store_export(h, dir, out_path, with_parts, compression) &
+            bind(c, name="EKO_store_export") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dir(*), out_path(*)
+            integer(c_int32_t), value :: with_parts, compression
             integer(c_int32_t) :: s
         end function
         function c_transform_spec_create(h, spec) &
@@ -1363,6 +1372,17 @@ contains
         integer(c_int32_t), intent(in) :: threads
         integer(c_int32_t) :: s
         s = c_store_reshape(h%ptr, c_string(dir), c_string(dest), spec%ptr, threads)
+    end function
+
+    !> Writes the store in dir as an eko 0.15 archive at out_path (a .tar that eko.EKO.read
+    !> opens), as eko export does; with_parts /= 0 adds partials and thresholds as eko's parts;
+    !> compression EKO_COMPRESSION_LZ4 or EKO_COMPRESSION_NONE. Nothing appears on failure.
+    function eko_store_export(h, dir, out_path, with_parts, compression) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir, out_path
+        integer(c_int32_t), intent(in) :: with_parts, compression
+        integer(c_int32_t) :: s
+        s = c_store_export(h%ptr, c_string(dir), c_string(out_path), with_parts, compression)
     end function
 
     !> A new spec, asking nothing yet.

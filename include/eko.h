@@ -180,6 +180,12 @@
 // Files are copied.
 #define EKO_TRANSFER_COPY 3
 
+// `EKO_store_export`: LZ4-compressed items, as eko writes them.
+#define EKO_COMPRESSION_LZ4 1
+
+// `EKO_store_export`: LZ4 frames of stored (uncompressed) blocks, read by eko all the same.
+#define EKO_COMPRESSION_NONE 2
+
 // The output side of operators: `pid_out`, `x_out` (eko's target side).
 #define EKO_SIDE_OUTPUT 1
 
@@ -1110,6 +1116,25 @@ int32_t EKO_store_reshape(EKO_Handle *handle,
                           const char *dest,
                           const EKO_TransformSpec *spec,
                           int32_t threads);
+
+// Writes the store in `dir` as an eko 0.15 archive at `out_path` (a `.tar` that Python eko's
+// `eko.EKO.read` opens), as `eko export` does: every final operator and error bit for bit, the
+// store's theory and operator cards (eko 0.13/0.14 cards converted as eko 0.15.7 converts them);
+// with `with_parts` non-zero also the partials and threshold operators as eko's parts, so that an
+// import gives the store back. `compression`: `EKO_COMPRESSION_LZ4` or `EKO_COMPRESSION_NONE`.
+// The archive appears complete or not at all. Refused: `out_path` inside the store
+// (`EKO_ERROR_INVALID_ARGUMENT`) or existing (`EKO_ERROR_IO`: remove it first); a store without
+// cards, with pids other than eko's flavour basis (`EKO_ERROR_INVALID_STORE`); a reshaped store
+// (`EKO_ERROR_RESHAPED`); partials without final operators unless `with_parts`, or without the
+// thresholds their paths need (`EKO_ERROR_INVALID_ARGUMENT`).
+//
+// # Safety
+// `handle` NULL or live; `dir`, `out_path` NULL or NUL-terminated strings.
+int32_t EKO_store_export(EKO_Handle *handle,
+                         const char *dir,
+                         const char *out_path,
+                         int32_t with_parts,
+                         int32_t compression);
 
 // Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 // partials still need it, unless `force` is non-zero.

@@ -1121,8 +1121,7 @@ fn check_destination(store: &Store, out: &Path, overwrite: bool) -> Result<()> {
             operation: "export",
             source: std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
-                "the file exists: remove it, or pass --overwrite (ExportOptions::overwrite, \
-                 EKO_EXPORT_OVERWRITE) to replace it",
+                "the file exists: remove it, or pass --overwrite (ExportOptions::overwrite) to replace it; from C, remove it first",
             ),
         }),
         _ => Ok(()),

@@ -46,6 +46,11 @@ pub const EKO_TRANSFER_MOVE: i32 = 2;
 /// Files are copied.
 pub const EKO_TRANSFER_COPY: i32 = 3;
 
+/// `EKO_store_export`: LZ4-compressed items, as eko writes them.
+pub const EKO_COMPRESSION_LZ4: i32 = 1;
+/// `EKO_store_export`: LZ4 frames of stored (uncompressed) blocks, read by eko all the same.
+pub const EKO_COMPRESSION_NONE: i32 = 2;
+
 /// An operator viewed in place, read-only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -983,6 +988,50 @@ pub unsafe extern "C" fn EKO_store_reshape(
             "by": format!("EKO_store_reshape, the C ABI (libeko {})", env!("CARGO_PKG_VERSION")),
         });
         crate::transform::reshape(&source, &dest, spec, threads, provenance, |_| {})?;
+        Ok(())
+    })
+}
+
+/// Writes the store in `dir` as an eko 0.15 archive at `out_path` (a `.tar` that Python eko's
+/// `eko.EKO.read` opens), as `eko export` does: every final operator and error bit for bit, the
+/// store's theory and operator cards (eko 0.13/0.14 cards converted as eko 0.15.7 converts them);
+/// with `with_parts` non-zero also the partials and threshold operators as eko's parts, so that an
+/// import gives the store back. `compression`: `EKO_COMPRESSION_LZ4` or `EKO_COMPRESSION_NONE`.
+/// The archive appears complete or not at all. Refused: `out_path` inside the store
+/// (`EKO_ERROR_INVALID_ARGUMENT`) or existing (`EKO_ERROR_IO`: remove it first); a store without
+/// cards, with pids other than eko's flavour basis (`EKO_ERROR_INVALID_STORE`); a reshaped store
+/// (`EKO_ERROR_RESHAPED`); partials without final operators unless `with_parts`, or without the
+/// thresholds their paths need (`EKO_ERROR_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `handle` NULL or live; `dir`, `out_path` NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_export(
+    handle: *mut EKO_Handle,
+    dir: *const c_char,
+    out_path: *const c_char,
+    with_parts: i32,
+    compression: i32,
+) -> i32 {
+    call(handle, || {
+        let dir = PathBuf::from(text(dir, "dir")?);
+        let out = PathBuf::from(text(out_path, "out_path")?);
+        let compression = match compression {
+            EKO_COMPRESSION_LZ4 => crate::archive::export::Compression::Lz4,
+            EKO_COMPRESSION_NONE => crate::archive::export::Compression::None,
+            other => {
+                return Err(Failure::invalid(format!(
+                    "compression {other} is not EKO_COMPRESSION_LZ4 (1) or EKO_COMPRESSION_NONE (2)"
+                )));
+            }
+        };
+        let options = crate::archive::export::ExportOptions {
+            with_parts: with_parts != 0,
+            compression,
+            ..Default::default()
+        };
+        let store = Store::open(&dir)?;
+        crate::archive::export::export(&store, &out, &options, |_| {})?;
         Ok(())
     })
 }
