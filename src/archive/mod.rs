@@ -980,6 +980,8 @@ pub fn import_with(
     let root = crate::atomic::TempDir::beside(dest, "import")?;
     let store_dir = root.path().join("store");
     let mut store = Store::create(&store_dir, &metadata)?;
+    // A private directory, placed whole or discarded: files are synced together at the end.
+    store.start_bulk();
     let mut report = ImportReport {
         archive: archive.to_path_buf(),
         store: dest.to_path_buf(),
@@ -1008,6 +1010,7 @@ pub fn import_with(
             ),
         ));
     }
+    store.finish_bulk()?;
     drop(store);
     crate::fault::fault_point!("import.rename-into-place");
     crate::atomic::place_dir(&store_dir, dest)?;

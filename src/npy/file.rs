@@ -199,16 +199,17 @@ where
     S: Data<Elem = T>,
     D: Dimension,
 {
-    write_npy_recorded(path, array, options, ErrorRecord::NotRecorded).map(|(p, _)| p)
+    write_npy_recorded(path, array, options, ErrorRecord::NotRecorded, true).map(|(p, _)| p)
 }
 
-/// [`write_npy_pending`] recording `error` (a main file's error record) in the header; returns
-/// the file and the data's CRC-32.
+/// [`write_npy_pending`] recording `error` (a main file's error record) in the header, synced
+/// when `sync`; returns the file and the data's CRC-32.
 pub(crate) fn write_npy_recorded<T, S, D>(
     path: &Path,
     array: &ArrayBase<S, D>,
     options: WriteOptions,
     error: ErrorRecord,
+    sync: bool,
 ) -> Result<(PendingFile, u32)>
 where
     T: Element,
@@ -239,7 +240,9 @@ where
     file.seek(io::SeekFrom::Start(0))
         .and_then(|_| file.write_all(&header.encode_with(Some(Checksums { data, error }))))
         .io_context(&location, "write header")?;
-    pending.sync()?;
+    if sync {
+        pending.sync()?;
+    }
     Ok((pending, data))
 }
 

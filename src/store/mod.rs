@@ -162,6 +162,8 @@ pub struct Store {
     /// Whether this `Store` has recovered the leftovers of dead writers (done once, before its
     /// first write).
     recovered: bool,
+    /// Bulk mode ([`Store::start_bulk`]): the files written so far, to sync at the end.
+    bulk: Option<Vec<PathBuf>>,
 }
 
 impl Store {
@@ -176,6 +178,7 @@ impl Store {
             thresholds: false,
             writer: None,
             recovered: false,
+            bulk: None,
         };
         store.refresh()?;
         Ok(store)
@@ -450,6 +453,28 @@ impl Store {
         Ok(())
     }
 
+    /// Bulk mode, for a store being built in a private temporary directory that is renamed into
+    /// place when complete (import, reshape): inserts write their files straight under their
+    /// names, without a record of intent and without syncing each one, and
+    /// [`finish_bulk`](Self::finish_bulk) syncs them all at the end, so the disk writes while
+    /// the next operators are made instead of waiting for each file. Killed or failed, such a
+    /// store is discarded whole, which is why the per-file guarantees are not needed. Only for
+    /// points not yet in the store.
+    pub(crate) fn start_bulk(&mut self) {
+        self.bulk = Some(Vec::new());
+    }
+
+    /// Syncs every file written in bulk mode and the directory, and leaves bulk mode.
+    pub(crate) fn finish_bulk(&mut self) -> Result<()> {
+        for path in self.bulk.take().unwrap_or_default() {
+            crate::fault::fault_point!("store.bulk-sync");
+            fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .io_context(&Location::file(&path), "fsync")?;
+        }
+        crate::atomic::sync_dir(&self.dir).io_context(&Location::file(&self.dir), "fsync directory")
+    }
+
     /// Writes `operator` (and its `error`, if any) as `point`'s final operator, replacing what the
     /// point had.
     pub fn insert_operator<S, E>(
@@ -520,6 +545,8 @@ impl Store {
             },
             ..WriteOptions::default()
         };
+        // In bulk mode the files are synced together at the end.
+        let sync = self.bulk.is_none();
         // The error first: the main file's header records the error's checksum (or that there is
         // none), so that `verify` finds a missing or mismatched error file.
         let error_written = error
@@ -529,15 +556,33 @@ impl Store {
                     e,
                     options(is_fortran(e)),
                     ErrorRecord::NotRecorded,
+                    sync,
                 )
             })
             .transpose()?;
         let record = error_written
             .as_ref()
             .map_or(ErrorRecord::Absent, |(_, crc)| ErrorRecord::Crc(*crc));
-        let (main_pending, _) =
-            write_npy_recorded(&main_path, array, options(is_fortran(array)), record)?;
+        let (mut main_pending, _) =
+            write_npy_recorded(&main_path, array, options(is_fortran(array)), record, sync)?;
         let error_pending = error_written.map(|(p, _)| p);
+        if let Some(written) = &mut self.bulk {
+            // A store under construction in a private directory: straight into place, error
+            // first, synced at the end (finish_bulk).
+            let has_error = error_pending.is_some();
+            if let Some(mut e) = error_pending {
+                crate::atomic::start_writeback(e.file());
+                e.rename_into_place()?;
+                written.push(error_path);
+            }
+            crate::atomic::start_writeback(main_pending.file());
+            main_pending.rename_into_place()?;
+            written.push(main_path);
+            let files = self.points.entry(point).or_default();
+            files.set(main, true);
+            files.set(error_kind, has_error);
+            return Ok(());
+        }
         self.commit_pending(point, main, main_pending, error_pending)
     }
 

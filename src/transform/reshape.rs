@@ -144,7 +144,9 @@ pub fn reshape(
     let root = crate::atomic::TempDir::beside(dest, "reshape")?;
     let store_dir = root.path().join("store");
     let metadata = transform.metadata(source.metadata(), provenance);
-    let store = Store::create(&store_dir, &metadata)?;
+    let mut store = Store::create(&store_dir, &metadata)?;
+    // A private directory, placed whole or discarded: files are synced together at the end.
+    store.start_bulk();
     let mut report = ReshapeReport {
         source: source.dir().to_path_buf(),
         store: dest.to_path_buf(),
@@ -232,6 +234,8 @@ pub fn reshape(
         }
         Ok(store)
     })?;
+    let mut store = store;
+    store.finish_bulk()?;
     drop(store);
     fault_point!("reshape.rename-into-place");
     crate::atomic::place_dir(&store_dir, dest)?;
