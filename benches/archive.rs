@@ -6,13 +6,15 @@
 //! cache. Four sides, each in its own process, rounds interleaved (A B C D A B C D ...):
 //! - libeko export: `eko::archive::export::export` (LZ4, default threads) of the store;
 //! - eko write: eko 0.15.7 writing the same operators (`EKO.create`, `eko[ep] = Operator(op,
-//!   err)` with each read by `np.load`, then closing, which dumps the tar): how eko writes an
+//!   err)` with each read by `np.load`, then closing, which dumps the tar, then an fsync of the
+//!   archive, since libeko's export returns with its archive on disk): how eko writes an
 //!   archive (`benches/python/archive.py write`);
 //! - libeko import: `eko::archive::import` of the archive eko wrote, into a new store;
 //! - eko read: `eko.EKO.read` of that archive and every operator and error via `items()`
 //!   (`archive.py read`).
 //!
-//! libeko's sides run in a child process (this binary, re-executed with `--child`) so that each
+//! Before each step every dirty page is written out (`sync`), so a step waits for its own writes
+//! only. libeko's sides run in a child process (this binary, re-executed with `--child`) so that each
 //! side's peak resident memory is its own VmHWM (`wait4`'s maxrss would count this process's
 //! memory at the fork). Printed: medians of wall time (inside each process, start-up excluded),
 //! MB/s of operator and error bytes (50 x 2 x 8 x (14 n_x)²), peak memory, and the ratios eko /
@@ -58,6 +60,10 @@ fn child(args: &[String]) {
 }
 
 fn run(cmd: &mut Command) -> serde_json::Value {
+    // The previous step's dirty pages on disk first, so that each step waits for its own writes
+    // only.
+    // SAFETY: sync(2) takes no argument and cannot fail.
+    unsafe { libc::sync() };
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),

@@ -84,6 +84,9 @@ def write(store, out):
             err = np.load(f"{stem}.error.npy")
             eko[(mu2, nf)] = Operator(op, err)
             del eko[(mu2, nf)]
+    # On disk, as libeko's export is when it returns (it syncs before renaming into place).
+    with open(out, "rb") as f:
+        os.fsync(f.fileno())
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "vmhwm_kb": vmhwm_kb()}))
 

@@ -1022,6 +1022,10 @@ fn write_tar(file: &mut File, messages: Receiver<Message>, mtime: u64) -> std::i
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(&tar_header(&name, size, false, mtime)?)?;
                 out.seek(SeekFrom::Start(pos))?;
+                // The member is complete: the disk writes it while the next is compressed,
+                // instead of all at the commit's fsync.
+                out.flush()?;
+                crate::atomic::start_writeback(out.get_ref());
             }
         }
     }
