@@ -46,7 +46,15 @@ pub fn run_python(script: &str, args: &[&Path]) -> String {
 
 /// Runs the Python script at `script` with `args`; panics with its output unless it succeeds.
 pub fn run_python_at(script: &Path, args: &[&Path]) -> String {
-    let out = Command::new(python())
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    run_script(&python(), &[], script, &args)
+}
+
+/// Runs `script` with the interpreter `python` (and its `flags`) and `args`; panics with its
+/// output unless it succeeds.
+fn run_script(python: &Path, flags: &[&str], script: &Path, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(python)
+        .args(flags)
         .arg(script)
         .args(args)
         .output()
@@ -54,8 +62,9 @@ pub fn run_python_at(script: &Path, args: &[&Path]) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        "{} ({}) failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
         script.display(),
+        python.display(),
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -320,20 +329,10 @@ pub fn old_eko_python(version: &str) -> PathBuf {
 /// Runs `tests/python/<script>` with the Python `python` and `args`; panics with its output
 /// unless it succeeds.
 pub fn run_python_with(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> String {
-    let out = Command::new(python)
-        .arg("-W")
-        .arg("ignore")
-        .arg(root().join("tests/python").join(script))
-        .args(args)
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{script} ({}) failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
-        python.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    run_script(
+        python,
+        &["-W", "ignore"],
+        &root().join("tests/python").join(script),
+        args,
+    )
 }

@@ -22,14 +22,7 @@ import yaml
 from eko.io.struct import EKO
 
 
-def store_files(store):
-    files = {}
-    for name in os.listdir(store):
-        if name.endswith(".npy") and "_nf" in name:
-            stem, rest = name.rsplit("_nf", 1)
-            nf, kind = rest.split(".", 1)
-            files[(float(stem), int(nf), kind)] = os.path.join(store, name)
-    return files
+from eko_archive import store_files  # noqa: E402  (this directory's shared reader)
 
 
 def same_value(a, b):
