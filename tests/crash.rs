@@ -163,7 +163,6 @@ fn scenarios() -> Vec<Scenario> {
     fn in_store(f: fn(&Path)) -> impl Fn(&Path) {
         move |root: &Path| f(&root.join("store"))
     }
-    #[allow(unused_mut)] // without pineappl, nothing is added
     let mut scenarios = vec![
         Scenario {
             name: "combine",
@@ -316,6 +315,18 @@ fn scenarios() -> Vec<Scenario> {
             pairs: true,
         },
     ];
+    scenarios.push(Scenario {
+        name: "export",
+        setup: export_source,
+        runner: Runner::Eko(vec![
+            "export",
+            "--with-parts",
+            "{root}/store",
+            "{root}/out/eko.tar",
+        ]),
+        stride: 1,
+        pairs: true,
+    });
     #[cfg(feature = "pineappl")]
     scenarios.push(Scenario {
         name: "evolve",
@@ -333,6 +344,14 @@ fn scenarios() -> Vec<Scenario> {
         pairs: true,
     });
     scenarios
+}
+
+/// A store imported from an eko archive (with eko's cards, thresholds and partials), and a
+/// directory to export it to.
+fn export_source(root: &Path) {
+    copy_archive(root);
+    eko::archive::import(&root.join("eko.tar"), &root.join("store"), |_| {}).unwrap();
+    std::fs::create_dir(root.join("out")).unwrap();
 }
 
 /// A combined store, a grid on its scales and x grid, and alpha_s at those scales.

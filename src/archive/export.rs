@@ -1165,9 +1165,12 @@ pub fn export(
     let items = plan(store, options)?;
     let total = items.iter().filter(|i| i.source.is_some()).count();
     let threads = thread_count(options);
-    let mtime = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    // Reproducible: the same store exports to the same bytes. Members carry SOURCE_DATE_EPOCH
+    // (the reproducible-builds convention) when set, else 0 (1970), not the time of the export.
+    let mtime = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
 
     crate::atomic::remove_dead_for(out)?;
     let mut pending = crate::atomic::PendingFile::create(out)?;
