@@ -1,4 +1,5 @@
-/* EKO_store_export: the C side of `eko export`. A store written from C records no theory or
+/* EKO_store_verify: the C side of `eko verify`, on a store written from C and after a flipped
+ * byte. EKO_store_export: the C side of `eko export`. A store written from C records no theory or
  * operator card, so its export is refused naming the card; bad arguments are named; nothing
  * appears at the destination. (Exports eko reads back are tested in tests/export.rs.) */
 #include "common.h"
@@ -37,9 +38,45 @@ static bool test_export_refusals_leave_nothing(void) {
     return ok;
 }
 
+static bool test_verify_counts_and_names_damage(void) {
+    EKO_Handle *h = EKO_handle_create();
+    const double mu2[2] = {10.0, 100.0};
+    const int32_t nf[2] = {4, 4};
+    const int32_t layout[2] = {EKO_LAYOUT_C, EKO_LAYOUT_FORTRAN};
+    const char *store = scratch_path("verify-store");
+    int32_t damaged = -1, without = -1;
+    bool ok = write_points(h, store, 2, mu2, nf, layout);
+    if (ok) {
+        ok = false;
+        REQUIRE(EKO_store_verify(h, store, &damaged, &without) == EKO_OK);
+        REQUIRE(damaged == 0 && without == 0);
+        /* Flip one byte of the last element of 100_nf4.npy's data. */
+        char file[4300];
+        snprintf(file, sizeof file, "%s/100_nf4.npy", store);
+        FILE *f = fopen(file, "r+b");
+        REQUIRE(f != NULL);
+        REQUIRE(fseek(f, -3, SEEK_END) == 0);
+        int c = fgetc(f);
+        REQUIRE(c != EOF);
+        REQUIRE(fseek(f, -3, SEEK_END) == 0);
+        REQUIRE(fputc(c ^ 0x20, f) != EOF);
+        REQUIRE(fclose(f) == 0);
+        EXPECT(h, EKO_store_verify(h, store, &damaged, &without), EKO_ERROR_MALFORMED_FILE,
+               "100_nf4.npy");
+        REQUIRE(damaged == 1 && without == 0);
+        EXPECT(h, EKO_store_verify(h, store, NULL, &without), EKO_ERROR_NULL_ARGUMENT,
+               "n_damaged");
+        EXPECT(h, EKO_store_verify(h, NULL, &damaged, &without), EKO_ERROR_NULL_ARGUMENT, "dir");
+        ok = true;
+    }
+    EKO_handle_destroy(h);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     const test_case tests[] = {
         {"export_refusals_leave_nothing", test_export_refusals_leave_nothing},
+        {"verify_counts_and_names_damage", test_verify_counts_and_names_damage},
     };
     return run_tests(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

@@ -136,7 +136,7 @@ module eko
     public :: eko_store_point_count, eko_store_point, eko_store_operator
     public :: eko_store_threshold_operator
     public :: eko_store_combine, eko_store_clean, eko_store_merge, eko_store_split
-    public :: eko_store_recover, eko_store_export
+    public :: eko_store_recover, eko_store_export, eko_store_verify
     public :: eko_store_operator_shape, eko_store_side_pids, eko_store_side_xgrid
     public :: eko_store_transform, eko_store_apply_transformed, eko_store_reshape
     public :: eko_transform_spec_create, eko_transform_spec_destroy
@@ -527,6 +527,14 @@ module eko
             type(c_ptr), value :: h
             character(kind=c_char), intent(in) :: dir(*), out_path(*)
             integer(c_int32_t), value :: with_parts, compression
+            integer(c_int32_t) :: s
+        end function
+        function c_store_verify(h, dir, n_damaged, n_without_checksum) &
+            bind(c, name="EKO_store_verify") result(s)
+            import :: c_ptr, c_int32_t, c_char
+            type(c_ptr), value :: h
+            character(kind=c_char), intent(in) :: dir(*)
+            integer(c_int32_t), intent(out) :: n_damaged, n_without_checksum
             integer(c_int32_t) :: s
         end function
         function c_transform_spec_create(h, spec) &
@@ -1383,6 +1391,16 @@ contains
         integer(c_int32_t), intent(in) :: with_parts, compression
         integer(c_int32_t) :: s
         s = c_store_export(h%ptr, c_string(dir), c_string(out_path), with_parts, compression)
+    end function
+
+    !> Every file of the store checked once (eko verify): EKO_OK when none is damaged, else
+    !> EKO_ERROR_MALFORMED_FILE naming the first; the counts are set either way.
+    function eko_store_verify(h, dir, n_damaged, n_without_checksum) result(s)
+        type(eko_handle), intent(in) :: h
+        character(len=*), intent(in) :: dir
+        integer(c_int32_t), intent(out) :: n_damaged, n_without_checksum
+        integer(c_int32_t) :: s
+        s = c_store_verify(h%ptr, c_string(dir), n_damaged, n_without_checksum)
     end function
 
     !> A new spec, asking nothing yet.

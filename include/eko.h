@@ -1136,6 +1136,22 @@ int32_t EKO_store_export(EKO_Handle *handle,
                          int32_t with_parts,
                          int32_t compression);
 
+// Reads every file of the store in `dir` once and checks it, as `eko verify` does: each
+// operator, partial and error against its header, the grid and the CRC-32 libeko recorded when
+// it wrote it (store format 3), each operator against what it recorded of its error file, each
+// member of `thresholds.npz` against its CRC-32. `*n_damaged` receives the number of damaged or
+// inconsistent files, `*n_without_checksum` the number written with no checksum (by an older
+// libeko or another program). `EKO_OK` when no file is damaged; else
+// `EKO_ERROR_MALFORMED_FILE`, the message naming the first damaged file and what is wrong (the
+// counts are written either way).
+//
+// # Safety
+// `handle` NULL or live; `dir` NULL or a NUL-terminated string; the counts NULL or writable.
+int32_t EKO_store_verify(EKO_Handle *handle,
+                         const char *dir,
+                         int32_t *n_damaged,
+                         int32_t *n_without_checksum);
+
 // Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 // partials still need it, unless `force` is non-zero.
 //

@@ -1036,6 +1036,47 @@ pub unsafe extern "C" fn EKO_store_export(
     })
 }
 
+/// Reads every file of the store in `dir` once and checks it, as `eko verify` does: each
+/// operator, partial and error against its header, the grid and the CRC-32 libeko recorded when
+/// it wrote it (store format 3), each operator against what it recorded of its error file, each
+/// member of `thresholds.npz` against its CRC-32. `*n_damaged` receives the number of damaged or
+/// inconsistent files, `*n_without_checksum` the number written with no checksum (by an older
+/// libeko or another program). `EKO_OK` when no file is damaged; else
+/// `EKO_ERROR_MALFORMED_FILE`, the message naming the first damaged file and what is wrong (the
+/// counts are written either way).
+///
+/// # Safety
+/// `handle` NULL or live; `dir` NULL or a NUL-terminated string; the counts NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn EKO_store_verify(
+    handle: *mut EKO_Handle,
+    dir: *const c_char,
+    n_damaged: *mut i32,
+    n_without_checksum: *mut i32,
+) -> i32 {
+    call(handle, || {
+        let dir = PathBuf::from(text(dir, "dir")?);
+        let damaged = out(n_damaged, "n_damaged")?;
+        let without = out(n_without_checksum, "n_without_checksum")?;
+        let report = crate::store::verify::verify(&Store::open(&dir)?, |_, _| {})?;
+        put(damaged, report.bad as i32);
+        put(without, report.without_checksum as i32);
+        match report.files.iter().find(|f| f.status.is_bad()) {
+            None => Ok(()),
+            Some(first) => Err(Failure::new(
+                EKO_ERROR_MALFORMED_FILE,
+                format!(
+                    "{}: {} damaged or inconsistent file(s); the first, {}: {}",
+                    dir.display(),
+                    report.bad,
+                    first.file,
+                    serde_json::to_string(&first.status).unwrap_or_default()
+                ),
+            )),
+        }
+    })
+}
+
 /// Removes `thresholds.npz` from the store in `dir`; refuses (`EKO_ERROR_PARTIALS_REMAIN`) while
 /// partials still need it, unless `force` is non-zero.
 ///
