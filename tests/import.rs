@@ -3,7 +3,8 @@
 
 mod common;
 
-use std::io::Read;
+use common::rewrite;
+
 use std::path::{Path, PathBuf};
 
 use common::run_eko as eko;
@@ -76,29 +77,6 @@ fn parts_archive_imports_and_combines_to_ekos_join() {
     assert_eq!(code, Some(0), "{out}{err}");
     let summary = check(&archive, &store);
     assert_eq!(summary["joined_close"], 7, "{summary}");
-}
-
-/// Copies `src` to `dst`, passing each entry's name and bytes through `edit` (None drops it).
-fn rewrite(src: &Path, dst: &Path, mut edit: impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>>) {
-    let mut input = tar::Archive::new(std::fs::File::open(src).unwrap());
-    let mut output = tar::Builder::new(std::fs::File::create(dst).unwrap());
-    for entry in input.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut header = entry.header().clone();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        if !header.entry_type().is_file() {
-            output.append(&header, &bytes[..]).unwrap();
-            continue;
-        }
-        if let Some(bytes) = edit(&name, bytes) {
-            header.set_size(bytes.len() as u64);
-            header.set_cksum();
-            output.append(&header, &bytes[..]).unwrap();
-        }
-    }
-    output.finish().unwrap();
 }
 
 fn lz4(bytes: &[u8]) -> Vec<u8> {

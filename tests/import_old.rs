@@ -243,23 +243,12 @@ fn bad_old_archives_are_refused_and_nothing_is_written() {
 
 /// Copies the archive `src` to `dst` with `from` replaced by `to` in its metadata.yaml.
 fn rewrite_metadata(src: &Path, dst: &Path, from: &str, to: &str) {
-    use std::io::Read;
-    let mut input = tar::Archive::new(std::fs::File::open(src).unwrap());
-    let mut output = tar::Builder::new(std::fs::File::create(dst).unwrap());
-    for entry in input.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut header = entry.header().clone();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        if name.ends_with("metadata.yaml") {
-            let text = String::from_utf8(bytes).unwrap();
-            assert!(text.contains(from), "{from:?} not in {text}");
-            bytes = text.replacen(from, to, 1).into_bytes();
-            header.set_size(bytes.len() as u64);
-            header.set_cksum();
+    common::rewrite(src, dst, |name, bytes| {
+        if !name.ends_with("metadata.yaml") {
+            return Some(bytes);
         }
-        output.append(&header, &bytes[..]).unwrap();
-    }
-    output.finish().unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains(from), "{from:?} not in {text}");
+        Some(text.replacen(from, to, 1).into_bytes())
+    });
 }

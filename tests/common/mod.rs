@@ -336,3 +336,28 @@ pub fn run_python_with(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -
         args,
     )
 }
+
+/// A tar archive rewritten (tests of archives eko would not write).
+/// Copies `src` to `dst`, passing each entry's name and bytes through `edit` (None drops it).
+pub fn rewrite(src: &Path, dst: &Path, mut edit: impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>>) {
+    use std::io::Read;
+    let mut input = tar::Archive::new(std::fs::File::open(src).unwrap());
+    let mut output = tar::Builder::new(std::fs::File::create(dst).unwrap());
+    for entry in input.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut header = entry.header().clone();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        if !header.entry_type().is_file() {
+            output.append(&header, &bytes[..]).unwrap();
+            continue;
+        }
+        if let Some(bytes) = edit(&name, bytes) {
+            header.set_size(bytes.len() as u64);
+            header.set_cksum();
+            output.append(&header, &bytes[..]).unwrap();
+        }
+    }
+    output.finish().unwrap();
+}
