@@ -1238,9 +1238,13 @@ pub fn export(
                         continue;
                     };
                     let at = Location::member(out, format!("{dir}/{stem}"));
-                    let sent = match source {
+                    // The arrays are borrowed from what holds them: the store's maps or the
+                    // thresholds' members.
+                    let stored;
+                    let edge_arrays;
+                    let (main, error) = match source {
                         Source::Store(point, kind) => {
-                            let (main, error) = match kind {
+                            stored = match kind {
                                 FileKind::Partial => {
                                     report.partials += 1;
                                     (store.partial(&point)?, store.partial_error(&point)?)
@@ -1250,38 +1254,29 @@ pub fn export(
                                     (store.operator(&point)?, store.operator_error(&point)?)
                                 }
                             };
-                            let main = main.view();
-                            let error = error.as_ref().map(|e| e.view());
-                            send_payload(
-                                &tx,
-                                dir,
-                                &stem,
-                                &main,
-                                error.as_ref(),
-                                options,
-                                threads,
-                                &at,
-                            )?
+                            (stored.0.view(), stored.1.as_ref().map(|e| e.view()))
                         }
                         Source::Threshold(edge) => {
                             report.thresholds += 1;
                             let t = thresholds.as_ref().expect("planned from it");
                             let main: CowArray<'_, f64, Ix4> = t.operator(&edge)?;
-                            let error = t.error(&edge)?;
-                            let main = main.view();
-                            let error = error.as_ref().map(|e| e.view());
-                            send_payload(
-                                &tx,
-                                dir,
-                                &stem,
-                                &main,
-                                error.as_ref(),
-                                options,
-                                threads,
-                                &at,
-                            )?
+                            edge_arrays = (main, t.error(&edge)?);
+                            (
+                                edge_arrays.0.view(),
+                                edge_arrays.1.as_ref().map(|e| e.view()),
+                            )
                         }
                     };
+                    let sent = send_payload(
+                        &tx,
+                        dir,
+                        &stem,
+                        &main,
+                        error.as_ref(),
+                        options,
+                        threads,
+                        &at,
+                    )?;
                     let Some(bytes) = sent else {
                         return Ok(false);
                     };
