@@ -107,15 +107,8 @@ pub struct EvolveReport {
 /// The convolution type a store's operators evolve: eko's operator card
 /// `configs.polarized` and `configs.time_like` (an unpolarised PDF when the card does not say).
 pub fn conv_type(metadata: &Metadata) -> ConvType {
-    let flag = |name: &str| {
-        metadata
-            .operator
-            .get("configs")
-            .and_then(|c| c.get(name))
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false)
-    };
-    ConvType::new(flag("polarized"), flag("time_like"))
+    let (polarized, time_like) = metadata.convolution();
+    ConvType::new(polarized, time_like)
 }
 
 fn conv_name(conv: ConvType) -> &'static str {

@@ -220,6 +220,20 @@ impl Metadata {
         }
     }
 
+    /// The convolution type the operators evolve, as `(polarized, time_like)`: eko's operator
+    /// card `configs.polarized` and `configs.time_like` (an unpolarised PDF, `(false, false)`,
+    /// when the card does not say).
+    pub fn convolution(&self) -> (bool, bool) {
+        let flag = |name: &str| {
+            self.operator
+                .get("configs")
+                .and_then(|c| c.get(name))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        (flag("polarized"), flag("time_like"))
+    }
+
     /// The shape of the store's final operators: `(n_pid_out, n_x_out, n_pid_in, n_x_in)`,
     /// square `(n_pid, n_x, n_pid, n_x)` unless the store is reshaped.
     pub fn operator_shape(&self) -> [usize; 4] {
