@@ -350,7 +350,10 @@ fn choose_points(store: &Store, selection: &SliceSelection) -> Result<Vec<Evolut
             _ => {
                 return Err(Error::InvalidArgument {
                     reason: format!(
-                        "--nf-at {}:{}: the store {dir} has no final operator at that point ({})",
+                        "--nf-at {}:{} (nf_at ({}, {})): the store {dir} has no final operator at \
+                         that point ({})",
+                        choice.mu2,
+                        choice.nf,
                         choice.mu2,
                         choice.nf,
                         match group {
@@ -431,13 +434,18 @@ fn choose_points(store: &Store, selection: &SliceSelection) -> Result<Vec<Evolut
             .iter()
             .map(|g| format!("{}:{}", g[0].mu2, g[0].nf))
             .collect();
+        let python: Vec<String> = ambiguous
+            .iter()
+            .map(|g| format!("({}, {})", g[0].mu2, g[0].nf))
+            .collect();
         return Err(Error::InvalidArgument {
             reason: format!(
                 "the store {dir} is ambiguous where a scale has several nf: {}; an FK table takes \
                  one operator per scale, so say which with --nf-at MU2:NF (for example --nf-at {}; \
-                 Rust SliceSelection::nf_at, C EKO_slices_spec_set_nf)",
+                 Python nf_at=[{}], Rust SliceSelection::nf_at, C EKO_slices_spec_set_nf)",
                 each.join("; "),
-                example.join(",")
+                example.join(","),
+                python.join(", ")
             ),
         });
     }

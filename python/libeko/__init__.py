@@ -26,7 +26,7 @@ from ._errors import (
     MalformedFileError,
     NotFoundError,
 )
-from ._operator import Operator
+from ._operator import Card, Operator, XGrid
 from ._libeko import (
     Items,
     MappedFile,
@@ -49,6 +49,7 @@ from ._libeko import (
 )
 
 __all__ = [
+    "Card",
     "Error",
     "IncompatibleError",
     "InvalidArgumentError",
@@ -62,6 +63,7 @@ __all__ = [
     "Slices",
     "Store",
     "Transform",
+    "XGrid",
     "__version__",
     "apply",
     "clean",

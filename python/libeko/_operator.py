@@ -44,3 +44,45 @@ class Operator(np.ndarray):
         error = source[0]._error_array(*source[1:])
         self._error_of = error
         return error
+
+    def __enter__(self):
+        # eko's `EKO.operator(ep)` is a context manager: `with store.operator(ep) as op:` works
+        # here too (nothing to unload on exit).
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        return False
+
+
+class XGrid(np.ndarray):
+    """An x grid: a read-only float64 ``numpy.ndarray`` that also has eko's ``XGrid`` names
+    (``.raw``, ``.size``, ``.tolist()``, ``len()``), so ``store.xgrid.raw`` reads as in eko."""
+
+    @property
+    def raw(self):
+        """The x values as a plain ``numpy.ndarray``."""
+        return self.view(np.ndarray)
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        if return_scalar and array.ndim == 0:
+            return array[()]
+        return array.view(np.ndarray)
+
+
+def xgrid(values):
+    """`values` as a read-only `XGrid`."""
+    grid = np.array(values, dtype=np.float64).view(XGrid)
+    grid.flags.writeable = False
+    return grid
+
+
+class Card(dict):
+    """A card (eko's theory or operator card) as plain Python data: a ``dict``, whose keys also
+    read as attributes (``card.configs.interpolation_polynomial_degree``), as eko's card objects
+    read."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the card has no field {name!r} (it has {sorted(self)})") from None

@@ -226,10 +226,11 @@ impl Store {
     }
 
     /// The x grid of the store (eko's ``xgrid``; for a reshaped store, the grid it was computed
-    /// on: see ``output_xgrid`` and ``input_xgrid``), as a list of floats.
+    /// on: see ``output_xgrid`` and ``input_xgrid``): a read-only :class:`libeko.XGrid`, a NumPy array
+    /// with eko's ``.raw``.
     #[getter]
-    fn xgrid(&self) -> Vec<f64> {
-        self.inner.metadata().xgrid.clone()
+    fn xgrid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        xgrid(py, &self.inner.metadata().xgrid)
     }
 
     /// The flavour ids (PDG) of the grid.
@@ -240,8 +241,8 @@ impl Store {
 
     /// The final operators' output side x grid (``x_out``, eko's ``targetgrid``).
     #[getter]
-    fn output_xgrid(&self) -> Vec<f64> {
-        self.inner.metadata().output_xgrid().to_vec()
+    fn output_xgrid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        xgrid(py, self.inner.metadata().output_xgrid())
     }
 
     /// The final operators' output side pids (``pid_out``).
@@ -252,8 +253,8 @@ impl Store {
 
     /// The final operators' input side x grid (``x_in``, eko's ``inputgrid``).
     #[getter]
-    fn input_xgrid(&self) -> Vec<f64> {
-        self.inner.metadata().input_xgrid().to_vec()
+    fn input_xgrid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        xgrid(py, self.inner.metadata().input_xgrid())
     }
 
     /// The final operators' input side pids (``pid_in``).
@@ -297,15 +298,15 @@ impl Store {
             .map(|i| (i.polynomial_degree, i.log))
     }
 
-    /// The theory card as eko wrote it (a dict; ``None`` when the store has none). eko returns a
-    /// ``TheoryCard`` object.
+    /// The theory card as eko wrote it: a :class:`libeko.Card` (a dict whose keys also read as
+    /// attributes); ``None`` when the store has none. eko returns a ``TheoryCard`` object.
     #[getter]
     fn theory_card<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json_value(py, &self.inner.metadata().theory)
     }
 
-    /// The operator card as eko wrote it (a dict; ``None`` when the store has none). eko
-    /// returns an ``OperatorCard`` object.
+    /// The operator card as eko wrote it: a :class:`libeko.Card`; ``None`` when the store has
+    /// none. eko returns an ``OperatorCard`` object.
     #[getter]
     fn operator_card<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json_value(py, &self.inner.metadata().operator)
@@ -397,23 +398,14 @@ impl Store {
                 describe(ep)
             ))
         })?;
-        let close: Vec<EvolutionPoint> = self
-            .final_points()
-            .into_iter()
-            .filter(|p| i64::from(p.nf) == nf && (mu2 - p.mu2).abs() <= atol + rtol * p.mu2.abs())
-            .collect();
-        match close.as_slice() {
-            [] => Ok(None),
-            [p] => point_tuple(py, *p).map(Some),
-            many => Err(invalid(format!(
-                "several points of {} are close to ({mu2}, {nf}): {}",
-                self.inner.dir().display(),
-                many.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
+        let Ok(nf) = u8::try_from(nf) else {
+            return Ok(None);
+        };
+        self.inner
+            .approx((mu2, nf), rtol, atol)
+            .py()?
+            .map(|p| point_tuple(py, p))
+            .transpose()
     }
 
     /// Reads the store's file list again (after another process wrote to it).
@@ -590,8 +582,21 @@ pub fn describe(value: &Bound<'_, PyAny>) -> String {
     format!("{type_name} {repr}")
 }
 
+/// A card as a `libeko.Card` (nested dicts too), or `None`.
 fn json_value<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    json_to_py(py, &value.to_string())
+    let card = py.import("libeko._operator")?.getattr("Card")?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("object_hook", card)?;
+    py.import("json")?
+        .getattr("loads")?
+        .call((value.to_string(),), Some(&kwargs))
+}
+
+/// `values` as a read-only `libeko.XGrid`.
+fn xgrid<'py>(py: Python<'py>, values: &[f64]) -> PyResult<Bound<'py, PyAny>> {
+    py.import("libeko._operator")?
+        .getattr("xgrid")?
+        .call1((values.to_vec(),))
 }
 
 /// The iterator of ``Store.items()``: ``((mu2, nf), operator)``, mapping one operator per step.

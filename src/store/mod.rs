@@ -348,6 +348,37 @@ impl Store {
             .map(|(p, _)| *p)
     }
 
+    /// The point with a final operator closest to `wanted`: the same nf, and μ² within
+    /// `atol + rtol · |μ²'|` of a stored μ²' (eko's `EKO.approx`, NumPy's `isclose`). `None`
+    /// when there is none; an [`Error::InvalidArgument`] naming them when there are several.
+    pub fn approx(
+        &self,
+        wanted: (f64, u8),
+        rtol: f64,
+        atol: f64,
+    ) -> Result<Option<EvolutionPoint>> {
+        let (mu2, nf) = wanted;
+        let close: Vec<EvolutionPoint> = self
+            .points_with(FileKind::Operator)
+            .filter(|p| p.nf == nf && (mu2 - p.mu2).abs() <= atol + rtol * p.mu2.abs())
+            .collect();
+        match close.as_slice() {
+            [] => Ok(None),
+            [p] => Ok(Some(*p)),
+            many => Err(Error::InvalidArgument {
+                reason: format!(
+                    "{}: several points are close to (mu2={mu2}, nf={nf}) within rtol={rtol}, \
+                     atol={atol}: {}",
+                    self.dir.display(),
+                    many.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+
     /// The files `point` has (none if absent).
     pub fn files_of(&self, point: &EvolutionPoint) -> PointFiles {
         self.points.get(point).copied().unwrap_or_default()
