@@ -627,6 +627,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A dataset ([`crate::dataset`]) refused a call: memory of the wrong shape, layout or
+    /// place, a duplicate, an attribute without memory, a step that lacks a factor or would
+    /// write where it must not. `problem` says which check failed; the message names the buffer,
+    /// the point and the attribute.
+    #[error("{reason}")]
+    Dataset {
+        /// The check that failed.
+        problem: DatasetProblem,
+        /// What is wrong, naming the buffer and attribute.
+        reason: String,
+    },
+
     /// A Python eko archive (`.tar`) that cannot be read: not a tar, not an EKO, an unsupported
     /// format version, a malformed header or payload.
     #[error("{file}: {reason}")]
@@ -636,6 +648,42 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// Which check of a [`Dataset`](crate::dataset::Dataset) failed ([`Error::Dataset`]): what a
+/// face of the dataset (the C ABI, the Python binding) reacts to, each with its own code or
+/// exception, and to which it may add how its own functions fix the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DatasetProblem {
+    /// An argument that names nothing of the dataset (a buffer id, a threshold element that
+    /// does not exist) or that the dataset cannot take now (the grid once buffers exist).
+    InvalidArgument,
+    /// Memory whose shape is not the grid's operator shape.
+    BadShape,
+    /// Memory neither C- nor Fortran-contiguous, or in another order than the buffer's other
+    /// attribute.
+    Layout,
+    /// Memory overlapping memory already registered.
+    Overlapping,
+    /// A buffer for a point and kind, or a threshold element, or an error attribute, that the
+    /// dataset already has.
+    Duplicate,
+    /// A buffer without the error attribute the call names.
+    NoErrorAttribute,
+    /// A step that needs an attached store, on a dataset without one.
+    NoStore,
+    /// An attribute that has memory already, or a dataset already attached to a store.
+    AlreadyBound,
+    /// A step that needs memory of an attribute declared without and not bound since.
+    Unbound,
+    /// A destination combine must not write: read-only memory, a store file.
+    ReadOnly,
+    /// Combine needs a threshold element the dataset has no buffer for.
+    MissingThreshold,
+    /// A final buffer has an error attribute, but the error cannot be computed (the partial or
+    /// a threshold element on its path has no error).
+    MissingError,
 }
 
 /// libeko's result type.

@@ -10,6 +10,9 @@
 //!   ([`store::recover`]): every write path completes or is brought back exactly.
 //! - [`combine`]: partial operators times threshold operators into final operators, with eko's
 //!   error propagation, on a structure-skipping kernel; [`combine::clean`] after.
+//! - [`dataset`]: a grid's operators in the caller's memory (C or Fortran order, declared now
+//!   and bound later), combined in place, written as a store: the core of the C ABI's and the
+//!   Python binding's datasets.
 //! - [`grid`]: compute an EKO with your own producer, in one process or many.
 //! - [`apply`]: evolve PDFs (or replicas) with a store's operators.
 //! - [`archive`]: import the archives Python eko writes.
@@ -34,6 +37,7 @@ rust_only! {
     pub mod archive;
     mod atomic;
     pub mod combine;
+    pub mod dataset;
     pub mod error;
     mod fault;
     pub mod grid;

@@ -1,24 +1,20 @@
-//! Datasets: a host's buffers for one grid, registered per evolution point (final operators and
-//! partials) and per threshold element, each with an optional error attribute; combined in
-//! place; written out as a store; or filled through files a store maps for the host.
+//! Datasets from C: the `EKO_dataset_*` functions, each a thin wrapper of the safe core
+//! [`crate::dataset::Dataset`] (which checks shapes, layouts, overlaps, duplicates and bindings,
+//! plans and runs the in-place combine, writes stores and maps store files). This layer turns C
+//! arguments into core ones: enum values, ids, and host pointers into array views, checked for
+//! NULL, length and alignment before a view is made.
 
-use std::collections::{BTreeMap, HashMap};
 use std::ffi::c_char;
+use std::path::Path;
 use std::ptr::NonNull;
 
-use memmap2::Mmap;
-use ndarray::{ArrayView4, ArrayViewMut4, CowArray, Ix4, ShapeBuilder};
+use ndarray::{ArrayViewMut4, ShapeBuilder};
 
 use super::status::*;
-use crate::combine::{
-    Chain, Kernel, PointProduct, Shared, Target, ThresholdOperators, chain_group, multiply_point,
-};
-use crate::error::{Error, Location, Result};
-use crate::npy::{ErrorRecord, NpyFileMut, Order};
-use crate::store::{
-    Edge, EvolutionPath, EvolutionPoint, FileKind, Matching, MatchingScales, Metadata, Segment,
-    Store,
-};
+use crate::combine::Kernel;
+use crate::dataset::{Attribute, Dataset, HostArray, Slot, threshold_edge};
+use crate::npy::Order;
+use crate::store::{Edge, EvolutionPoint, FileKind, MatchingScales, Metadata};
 
 /// A buffer holds a final operator (`{q2}.npy` in a store).
 pub const EKO_KIND_OPERATOR: i32 = 1;
@@ -49,213 +45,9 @@ pub const EKO_QUARK_TOP: i32 = 6;
 /// Made by `EKO_dataset_create`, freed by `EKO_dataset_destroy`. Not to be used by two
 /// threads at once.
 pub struct EKO_Dataset {
-    metadata: Metadata,
-    shape: [usize; 4],
-    len: usize,
-    buffers: Vec<Buffer>,
-    store: Option<Store>,
-}
-
-/// What a buffer holds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Slot {
-    Point(EvolutionPoint, FileKind),
-    Threshold(Edge),
-    /// A partial that combine wrote into a separate final buffer: no longer part of the dataset.
-    Released,
-}
-
-struct Buffer {
-    slot: Slot,
-    layout: Order,
-    value: Memory,
-    error: Option<Memory>,
-}
-
-/// Where an attribute's elements are.
-enum Memory {
-    /// Declared; memory comes later.
-    Unbound,
-    /// The host's memory (never copied, never freed by libeko).
-    Host(NonNull<f64>),
-    /// A new store file, mapped writable for the host to fill, not yet committed.
-    Mapped(NpyFileMut<f64>, NonNull<f64>),
-    /// A committed store file, still mapped (read-only) at the address the host was given.
-    Committed {
-        /// Keeps the pages mapped.
-        _map: Mmap,
-        ptr: NonNull<f64>,
-    },
-}
-
-impl Memory {
-    fn ptr(&self) -> Option<NonNull<f64>> {
-        match self {
-            Memory::Unbound => None,
-            Memory::Host(p) | Memory::Mapped(_, p) | Memory::Committed { ptr: p, .. } => Some(*p),
-        }
-    }
-
-    fn is_host(&self) -> bool {
-        matches!(self, Memory::Host(_))
-    }
-}
-
-impl Slot {
-    fn describe(&self) -> String {
-        match self {
-            Slot::Point(p, FileKind::Partial) => format!("the partial of {p}"),
-            Slot::Point(p, _) => format!("the final operator of {p}"),
-            Slot::Threshold(e) => format!("the threshold operator {e}"),
-            Slot::Released => "a released partial".to_string(),
-        }
-    }
-}
-
-fn attribute_name(error: bool) -> &'static str {
-    if error { "error" } else { "value" }
-}
-
-impl EKO_Dataset {
-    fn buffer(&self, id: i32) -> Outcome<&Buffer> {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.buffers.get(i))
-            .filter(|b| b.slot != Slot::Released)
-            .ok_or_else(|| {
-                Failure::invalid(format!(
-                    "buffer id {id} is not a buffer of this dataset (ids are 0..{}{})",
-                    self.buffers.len(),
-                    if self.buffers.iter().any(|b| b.slot == Slot::Released) {
-                        "; partials combined into a separate final buffer are released"
-                    } else {
-                        ""
-                    }
-                ))
-            })
-    }
-
-    fn describe(&self, id: usize, error: bool) -> String {
-        format!(
-            "buffer {id} ({}, {})",
-            self.buffers[id].slot.describe(),
-            attribute_name(error)
-        )
-    }
-
-    /// Checks host memory for a new attribute: alignment, length, overlap with every bound
-    /// attribute of the dataset.
-    fn check_memory(&self, data: *mut f64, n_elements: i64, what: &str) -> Outcome<NonNull<f64>> {
-        let Some(ptr) = NonNull::new(data) else {
-            return Err(Failure::null(what));
-        };
-        check_length(n_elements, what)?;
-        if n_elements != self.len as i64 {
-            return Err(Failure::new(
-                EKO_ERROR_BAD_SHAPE,
-                format!(
-                    "{what} has {n_elements} elements; the grid needs {} ({} x {} x {} x {})",
-                    self.len, self.shape[0], self.shape[1], self.shape[2], self.shape[3]
-                ),
-            ));
-        }
-        if !(ptr.as_ptr() as usize).is_multiple_of(std::mem::align_of::<f64>()) {
-            return Err(Failure::new(
-                EKO_ERROR_MISALIGNED,
-                format!(
-                    "{what} at {:p} is not aligned for double ({} bytes)",
-                    ptr.as_ptr(),
-                    std::mem::align_of::<f64>()
-                ),
-            ));
-        }
-        let bytes = self.len * std::mem::size_of::<f64>();
-        let start = ptr.as_ptr() as usize;
-        let Some(end) = start.checked_add(bytes) else {
-            return Err(Failure::new(
-                EKO_ERROR_BAD_SHAPE,
-                format!("{what} at {start:#x} wraps around the address space"),
-            ));
-        };
-        for (i, b) in self.buffers.iter().enumerate() {
-            for (error, memory) in
-                std::iter::once((false, &b.value)).chain(b.error.iter().map(|e| (true, e)))
-            {
-                let Some(other) = memory.ptr() else { continue };
-                let o_start = other.as_ptr() as usize;
-                if start < o_start + bytes && o_start < end {
-                    return Err(Failure::new(
-                        EKO_ERROR_OVERLAPPING,
-                        format!(
-                            "{what} [{start:#x}, {end:#x}) overlaps {} [{o_start:#x}, {:#x})",
-                            self.describe(i, error),
-                            o_start + bytes
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(ptr)
-    }
-
-    fn memory(&self, data: *mut f64, n_elements: i64, what: &str) -> Outcome<Memory> {
-        if data.is_null() {
-            check_length(n_elements, what)?;
-            // Declared: a length may be given (it must then be right), memory comes later.
-            if n_elements != 0 && n_elements != self.len as i64 {
-                return Err(Failure::new(
-                    EKO_ERROR_BAD_SHAPE,
-                    format!(
-                        "{what} is declared with {n_elements} elements; the grid needs {}",
-                        self.len
-                    ),
-                ));
-            }
-            return Ok(Memory::Unbound);
-        }
-        self.check_memory(data, n_elements, what).map(Memory::Host)
-    }
-
-    fn add(&mut self, slot: Slot, layout: i32, data: *mut f64, n_elements: i64) -> Outcome<i32> {
-        let layout = order_of(layout, "layout")?;
-        if let Some(id) = self.buffers.iter().position(|b| b.slot == slot) {
-            return Err(Failure::new(
-                EKO_ERROR_DUPLICATE,
-                format!("the dataset already has {} (buffer {id})", slot.describe()),
-            ));
-        }
-        let id = i32::try_from(self.buffers.len())
-            .map_err(|_| Failure::invalid("the dataset has too many buffers"))?;
-        let value = self.memory(data, n_elements, &slot.describe())?;
-        self.buffers.push(Buffer {
-            slot,
-            layout,
-            value,
-            error: None,
-        });
-        Ok(id)
-    }
-
-    /// The attribute `attribute` of buffer `id`: its memory slot, and whether it is the error.
-    fn attribute(&mut self, id: i32, attribute: i32) -> Outcome<(&mut Memory, String)> {
-        let error = is_error(attribute)?;
-        self.buffer(id)?;
-        let what = self.describe(id as usize, error);
-        let buffer = &mut self.buffers[id as usize];
-        let memory = if error {
-            buffer.error.as_mut().ok_or_else(|| {
-                Failure::new(
-                    EKO_ERROR_NOT_FOUND,
-                    format!(
-                        "{what}: no error attribute was added (EKO_dataset_add_attribute_buffer)"
-                    ),
-                )
-            })?
-        } else {
-            &mut buffer.value
-        };
-        Ok((memory, what))
-    }
+    /// The core. Its lifetime is the host's promise: registered memory stays valid, as
+    /// `EKO_dataset_add_buffer` documents, for as long as the dataset uses it.
+    dataset: Dataset<'static>,
 }
 
 /// The threshold element from `from` to `to`: a segment (same nf) or a matching at the scale in
@@ -265,94 +57,7 @@ pub(super) fn edge_between(
     from: EvolutionPoint,
     to: EvolutionPoint,
 ) -> Outcome<Edge> {
-    let edge = if from.nf == to.nf {
-        if from.mu2 == to.mu2 {
-            return Err(Failure::invalid(format!(
-                "a threshold element from {from} to {to} has no length"
-            )));
-        }
-        Edge::Segment(Segment {
-            origin: from.mu2,
-            target: to.mu2,
-            nf: from.nf,
-        })
-    } else if from.mu2 == to.mu2 && from.nf.abs_diff(to.nf) == 1 {
-        let lower = from.nf.min(to.nf);
-        let scale = match lower {
-            3 => matching.charm,
-            4 => matching.bottom,
-            5 => matching.top,
-            _ => None,
-        };
-        if scale != Some(from.mu2) {
-            return Err(Failure::invalid(format!(
-                "a matching from {from} to {to} needs the matching scale between nf={lower} \
-                     and nf={} at mu2={}, but the dataset's is {}",
-                lower + 1,
-                from.mu2,
-                scale.map_or("not set".to_string(), |s| format!("mu2={s}"))
-            )));
-        }
-        Edge::Matching(Matching {
-            scale: from.mu2,
-            from_nf: from.nf,
-            to_nf: to.nf,
-        })
-    } else {
-        return Err(Failure::invalid(format!(
-            "no threshold element goes from {from} to {to}: a segment keeps nf, a matching \
-                 keeps mu2 and changes nf by one"
-        )));
-    };
-    Ok(edge)
-}
-
-impl EKO_Dataset {
-    /// A read-only view of bound memory.
-    fn view(&self, memory: &Memory, layout: Order) -> Option<ArrayView4<'_, f64>> {
-        let ptr = memory.ptr()?;
-        let shape = self.shape.set_f(layout == Order::Fortran);
-        // SAFETY: `ptr` is host memory checked on registration (aligned, `len` elements, not
-        // overlapping any other registered memory; the host keeps it valid and does not write it
-        // during calls on the dataset, as documented), or a live map of a file of exactly that
-        // shape and layout owned by the dataset. The view borrows the dataset.
-        Some(unsafe { ArrayView4::from_shape_ptr(shape, ptr.as_ptr()) })
-    }
-
-    /// The edges the dataset's partials need, in order.
-    fn needed_edges(&self) -> Outcome<Vec<Edge>> {
-        let mut edges = std::collections::BTreeSet::new();
-        for b in &self.buffers {
-            if let Slot::Point(point, FileKind::Partial) = b.slot {
-                let path =
-                    EvolutionPath::new(self.metadata.origin, &self.metadata.matching, point)?;
-                edges.extend(path.thresholds);
-            }
-        }
-        Ok(edges.into_iter().collect())
-    }
-}
-
-/// A mutable view of host memory.
-///
-/// # Safety
-/// `ptr` is host memory registered in a dataset (checked: aligned, the grid's length, disjoint
-/// from every other registered memory) and no other view of it is alive.
-unsafe fn view_mut<'a>(
-    ptr: NonNull<f64>,
-    shape: [usize; 4],
-    layout: Order,
-) -> ArrayViewMut4<'a, f64> {
-    let shape = shape.set_f(layout == Order::Fortran);
-    // SAFETY: forwarded from the caller.
-    unsafe { ArrayViewMut4::from_shape_ptr(shape, ptr.as_ptr()) }
-}
-
-/// Checks a dataset's grid: a bad grid is the caller's argument, not a store's metadata.
-fn validate(metadata: &Metadata) -> Outcome<()> {
-    metadata
-        .validate(&Location::Buffer("the dataset's grid".into()))
-        .map_err(|e| Failure::invalid(e.to_string()))
+    Ok(threshold_edge(matching, from, to)?)
 }
 
 /// A buffer length no memory can have: negative, or more bytes than an address space holds.
@@ -371,6 +76,134 @@ fn check_length(n_elements: i64, what: &str) -> Outcome<()> {
     }
 }
 
+/// The view of host memory `data` of `n_elements` doubles holding an operator of the dataset's
+/// grid in `layout`, described by `what`: its length and alignment checked before the view is
+/// made (the core checks the rest: overlap with registered memory).
+///
+/// The view's lifetime is the host's promise (every function registering memory documents it):
+/// the memory stays valid, and untouched by the host during the calls that use it, for as long
+/// as the dataset uses it.
+fn host_array(
+    ds: &Dataset<'_>,
+    data: NonNull<f64>,
+    n_elements: i64,
+    layout: Order,
+    what: &str,
+) -> Outcome<HostArray<'static>> {
+    check_length(n_elements, what)?;
+    let shape = ds.shape();
+    let len: usize = shape.iter().product();
+    if n_elements != len as i64 {
+        return Err(Failure::new(
+            EKO_ERROR_BAD_SHAPE,
+            format!(
+                "{what} has {n_elements} elements; the grid needs {len} ({} x {} x {} x {})",
+                shape[0], shape[1], shape[2], shape[3]
+            ),
+        ));
+    }
+    let start = data.as_ptr() as usize;
+    if !start.is_multiple_of(std::mem::align_of::<f64>()) {
+        return Err(Failure::new(
+            EKO_ERROR_MISALIGNED,
+            format!(
+                "{what} at {:p} is not aligned for double ({} bytes)",
+                data.as_ptr(),
+                std::mem::align_of::<f64>()
+            ),
+        ));
+    }
+    if start
+        .checked_add(len * std::mem::size_of::<f64>())
+        .is_none()
+    {
+        return Err(Failure::new(
+            EKO_ERROR_BAD_SHAPE,
+            format!("{what} at {start:#x} wraps around the address space"),
+        ));
+    }
+    // SAFETY: `data` is not NULL and aligned for f64 (checked just above), and the host
+    // guarantees `n_elements` = the grid's `len` valid, writable doubles there (the contract of
+    // the functions registering memory), which stay valid and are not used by the host during
+    // the calls that read or write them, for as long as the dataset uses them ('static stands
+    // for that). The view is not read or written before the core has checked it overlaps no
+    // other registered memory; a view it refuses is dropped unused.
+    let view = unsafe {
+        ArrayViewMut4::from_shape_ptr(shape.set_f(layout == Order::Fortran), data.as_ptr())
+    };
+    Ok(HostArray::Writable(view))
+}
+
+/// The memory of a new buffer or attribute: `None` (declared) when `data` is NULL, then
+/// `n_elements` is 0 or the grid's length; else the host's memory.
+fn memory(
+    ds: &Dataset<'_>,
+    data: *mut f64,
+    n_elements: i64,
+    layout: Order,
+    what: &str,
+) -> Outcome<Option<HostArray<'static>>> {
+    let Some(data) = NonNull::new(data) else {
+        check_length(n_elements, what)?;
+        let len: usize = ds.shape().iter().product();
+        // Declared: a length may be given (it must then be right), memory comes later.
+        if n_elements != 0 && n_elements != len as i64 {
+            return Err(Failure::new(
+                EKO_ERROR_BAD_SHAPE,
+                format!("{what} is declared with {n_elements} elements; the grid needs {len}"),
+            ));
+        }
+        return Ok(None);
+    };
+    host_array(ds, data, n_elements, layout, what).map(Some)
+}
+
+/// A buffer id from C: the core's index, or the core's refusal naming it.
+fn buffer_index(ds: &Dataset<'_>, buffer_id: i32) -> Outcome<usize> {
+    Ok(ds.check_id(buffer_id.into())?)
+}
+
+/// The memory order of buffer `id`, set when it was added.
+fn layout_of(ds: &Dataset<'_>, id: usize) -> Outcome<Order> {
+    Ok(ds.layout(id)?.unwrap_or_default())
+}
+
+/// A new buffer of `slot` in `layout`, with the memory `data` (NULL: declared), its id out.
+fn add(
+    ds: &mut Dataset<'static>,
+    slot: Slot,
+    layout: i32,
+    data: *mut f64,
+    n_elements: i64,
+) -> Outcome<i32> {
+    let layout = order_of(layout, "layout")?;
+    let id = i32::try_from(ds.buffer_count())
+        .map_err(|_| Failure::invalid("the dataset has too many buffers"))?;
+    let memory = memory(ds, data, n_elements, layout, &slot.to_string())?;
+    let declared = memory.is_none();
+    let index = match slot {
+        Slot::Point(point, kind) => ds.add_point(point, kind, memory)?,
+        Slot::Threshold(edge) => {
+            let (from, to) = edge.endpoints();
+            ds.add_threshold(from, to, memory)?
+        }
+    };
+    if declared {
+        // Memory bound or mapped later takes the layout the host declared.
+        ds.set_layout(index, layout)?;
+    }
+    Ok(id)
+}
+
+/// The attribute `EKO_ATTRIBUTE_*` value `attribute` stands for.
+fn attribute_of(attribute: i32) -> Outcome<Attribute> {
+    Ok(if is_error(attribute)? {
+        Attribute::Error
+    } else {
+        Attribute::Value
+    })
+}
+
 /// Whether `attribute` is the error (else the value).
 pub(super) fn is_error(attribute: i32) -> Outcome<bool> {
     match attribute {
@@ -385,10 +218,19 @@ pub(super) fn is_error(attribute: i32) -> Outcome<bool> {
 
 /// The matching scale of `quark` in `scales`.
 pub(super) fn matching_of(scales: &mut MatchingScales, quark: i32) -> Outcome<&mut Option<f64>> {
+    Ok(match lower_nf(quark)? {
+        3 => &mut scales.charm,
+        4 => &mut scales.bottom,
+        _ => &mut scales.top,
+    })
+}
+
+/// The nf below the matching of `quark`: 3 for charm, 4 for bottom, 5 for top.
+fn lower_nf(quark: i32) -> Outcome<u8> {
     match quark {
-        EKO_QUARK_CHARM => Ok(&mut scales.charm),
-        EKO_QUARK_BOTTOM => Ok(&mut scales.bottom),
-        EKO_QUARK_TOP => Ok(&mut scales.top),
+        EKO_QUARK_CHARM => Ok(3),
+        EKO_QUARK_BOTTOM => Ok(4),
+        EKO_QUARK_TOP => Ok(5),
         other => Err(Failure::invalid(format!(
             "quark {other} is not EKO_QUARK_CHARM ({EKO_QUARK_CHARM}), EKO_QUARK_BOTTOM \
              ({EKO_QUARK_BOTTOM}) or EKO_QUARK_TOP ({EKO_QUARK_TOP})"
@@ -467,28 +309,8 @@ pub unsafe extern "C" fn EKO_dataset_create(
             pids.to_vec(),
             MatchingScales::default(),
         );
-        validate(&metadata)?;
-        let shape = metadata.operator_shape();
-        // One operator must fit in the address space: its bytes, not only its element count.
-        let len = shape
-            .iter()
-            .try_fold(1usize, |a, &n| a.checked_mul(n))
-            .filter(|&n| {
-                n.checked_mul(std::mem::size_of::<f64>())
-                    .is_some_and(|bytes| bytes <= isize::MAX as usize)
-            })
-            .ok_or_else(|| {
-                Failure::invalid(format!(
-                    "the grid's operator ({n_pid} x {n_x} x {n_pid} x {n_x} doubles) is larger \
-                     than the address space"
-                ))
-            })?;
         let dataset = Box::new(EKO_Dataset {
-            metadata,
-            shape,
-            len,
-            buffers: Vec::new(),
-            store: None,
+            dataset: Dataset::new(metadata)?,
         });
         put(out_ptr, Box::into_raw(dataset));
         Ok(())
@@ -520,19 +342,14 @@ pub unsafe extern "C" fn EKO_dataset_set_matching(
     mu2: f64,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
-        if !ds.buffers.is_empty() || ds.store.is_some() {
-            return Err(Failure::invalid(
-                "matching scales are set before any buffer is added or a store attached",
-            ));
-        }
-        let mut matching = ds.metadata.matching;
-        *matching_of(&mut matching, quark)? = Some(mu2);
-        let mut metadata = ds.metadata.clone();
-        metadata.matching = matching;
-        validate(&metadata)?;
-        ds.metadata = metadata;
-        Ok(())
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
+        // A fixed grid is refused whatever the quark: the core says why.
+        let lower_nf = if ds.grid_is_open() {
+            lower_nf(quark)?
+        } else {
+            3
+        };
+        Ok(ds.set_matching(lower_nf, mu2)?)
     })
 }
 
@@ -552,26 +369,18 @@ pub unsafe extern "C" fn EKO_dataset_set_interpolation(
     is_log: i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
-        if !ds.buffers.is_empty() || ds.store.is_some() {
-            return Err(Failure::invalid(
-                "the interpolation is set before any buffer is added or a store attached",
-            ));
-        }
-        let polynomial_degree =
-            u32::try_from(degree)
-                .ok()
-                .filter(|d| *d >= 1)
-                .ok_or_else(|| {
-                    Failure::invalid(format!(
-                        "degree is {degree}; the interpolation's polynomial degree is at least 1"
-                    ))
-                })?;
-        ds.metadata.interpolation = Some(crate::store::Interpolation {
-            polynomial_degree,
-            log: is_log != 0,
-        });
-        Ok(())
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
+        // A fixed grid is refused whatever the degree: the core says why.
+        let polynomial_degree = match u32::try_from(degree) {
+            Ok(d) => d,
+            Err(_) if ds.grid_is_open() => {
+                return Err(Failure::invalid(format!(
+                    "degree is {degree}; the interpolation's polynomial degree is at least 1"
+                )));
+            }
+            Err(_) => 0,
+        };
+        Ok(ds.set_interpolation(polynomial_degree, is_log != 0)?)
     })
 }
 
@@ -610,10 +419,10 @@ pub unsafe extern "C" fn EKO_dataset_add_buffer(
     buffer_id: *mut i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
         let id_out = out(buffer_id, "buffer_id")?;
         let slot = Slot::Point(point(mu2, nf)?, self::kind(kind)?);
-        let id = ds.add(slot, layout, data, n_elements)?;
+        let id = add(ds, slot, layout, data, n_elements)?;
         put(id_out, id);
         Ok(())
     })
@@ -636,10 +445,10 @@ pub unsafe extern "C" fn EKO_dataset_check_shape(
     layout: i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg(dataset, "dataset")?;
+        let ds = &arg(dataset, "dataset")?.dataset;
         let shape = slice(shape, 4, "shape")?;
         order_of(layout, "layout")?;
-        let expected: Vec<i64> = ds.shape.iter().map(|&n| n as i64).collect();
+        let expected: Vec<i64> = ds.shape().iter().map(|&n| n as i64).collect();
         if shape != expected.as_slice() {
             return Err(Failure::new(
                 EKO_ERROR_BAD_SHAPE,
@@ -677,14 +486,14 @@ pub unsafe extern "C" fn EKO_dataset_add_threshold(
     buffer_id: *mut i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
         let id_out = out(buffer_id, "buffer_id")?;
         let edge = edge_between(
-            &ds.metadata.matching,
+            &ds.metadata().matching,
             point(from_mu2, from_nf)?,
             point(to_mu2, to_nf)?,
         )?;
-        let id = ds.add(Slot::Threshold(edge), layout, data, n_elements)?;
+        let id = add(ds, Slot::Threshold(edge), layout, data, n_elements)?;
         put(id_out, id);
         Ok(())
     })
@@ -709,12 +518,11 @@ pub unsafe extern "C" fn EKO_dataset_add_attribute_buffer(
     n_elements: i64,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
-        let error = is_error(attribute)?;
-        let what = ds
-            .buffer(buffer_id)
-            .map(|_| ds.describe(buffer_id as usize, error))?;
-        if !error {
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
+        let attribute = attribute_of(attribute)?;
+        let id = buffer_index(ds, buffer_id)?;
+        let what = ds.describe(id, attribute)?;
+        if attribute == Attribute::Value {
             return Err(Failure::new(
                 EKO_ERROR_DUPLICATE,
                 format!(
@@ -723,15 +531,8 @@ pub unsafe extern "C" fn EKO_dataset_add_attribute_buffer(
                 ),
             ));
         }
-        if ds.buffers[buffer_id as usize].error.is_some() {
-            return Err(Failure::new(
-                EKO_ERROR_DUPLICATE,
-                format!("{what} was already added"),
-            ));
-        }
-        let memory = ds.memory(data, n_elements, &what)?;
-        ds.buffers[buffer_id as usize].error = Some(memory);
-        Ok(())
+        let memory = memory(ds, data, n_elements, layout_of(ds, id)?, &what)?;
+        Ok(ds.add_error(id, memory)?)
     })
 }
 
@@ -751,18 +552,13 @@ pub unsafe extern "C" fn EKO_dataset_bind(
     n_elements: i64,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
-        let (memory, what) = ds.attribute(buffer_id, attribute)?;
-        if !matches!(memory, Memory::Unbound) {
-            return Err(Failure::new(
-                EKO_ERROR_ALREADY_BOUND,
-                format!("{what} already has memory"),
-            ));
-        }
-        let ptr = ds.check_memory(data, n_elements, &what)?;
-        let (memory, _) = ds.attribute(buffer_id, attribute)?;
-        *memory = Memory::Host(ptr);
-        Ok(())
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
+        let attribute = attribute_of(attribute)?;
+        let id = buffer_index(ds, buffer_id)?;
+        let what = ds.describe(id, attribute)?;
+        let data = NonNull::new(data).ok_or_else(|| Failure::null(&what))?;
+        let memory = host_array(ds, data, n_elements, layout_of(ds, id)?, &what)?;
+        Ok(ds.bind(id, attribute, memory)?)
     })
 }
 
@@ -778,9 +574,9 @@ pub unsafe extern "C" fn EKO_dataset_threshold_count(
     count: *mut i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg(dataset, "dataset")?;
+        let ds = &arg(dataset, "dataset")?.dataset;
         let out_ptr = out(count, "count")?;
-        let n = ds.needed_edges()?.len();
+        let n = ds.needed_thresholds()?.len();
         put(out_ptr, i32::try_from(n).unwrap_or(i32::MAX));
         Ok(())
     })
@@ -804,14 +600,14 @@ pub unsafe extern "C" fn EKO_dataset_threshold(
     to_nf: *mut i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg(dataset, "dataset")?;
+        let ds = &arg(dataset, "dataset")?.dataset;
         let outs = (
             out(from_mu2, "from_mu2")?,
             out(from_nf, "from_nf")?,
             out(to_mu2, "to_mu2")?,
             out(to_nf, "to_nf")?,
         );
-        let edges = ds.needed_edges()?;
+        let edges = ds.needed_thresholds()?;
         let edge = usize::try_from(index)
             .ok()
             .and_then(|i| edges.get(i))
@@ -828,317 +624,6 @@ pub unsafe extern "C" fn EKO_dataset_threshold(
         put(outs.3, i32::from(to.nf));
         Ok(())
     })
-}
-
-/// One partial to combine, validated.
-struct Job {
-    point: EvolutionPoint,
-    path: EvolutionPath,
-    partial: usize,
-    /// A separate final buffer, or `None`: in place into the partial.
-    dest: Option<usize>,
-    /// Whether the final's error is computed.
-    with_error: bool,
-}
-
-struct HostThresholds<'a> {
-    edges: HashMap<Edge, (ArrayView4<'a, f64>, Option<ArrayView4<'a, f64>>)>,
-}
-
-impl ThresholdOperators for HostThresholds<'_> {
-    fn operator(&self, edge: &Edge) -> Result<CowArray<'_, f64, Ix4>> {
-        self.edges
-            .get(edge)
-            .map(|(v, _)| CowArray::from(v.view()))
-            .ok_or_else(|| Error::InvalidArgument {
-                reason: format!("no buffer for {edge}"),
-            })
-    }
-    fn error(&self, edge: &Edge) -> Result<Option<CowArray<'_, f64, Ix4>>> {
-        Ok(self
-            .edges
-            .get(edge)
-            .and_then(|(_, e)| e.as_ref().map(|e| CowArray::from(e.view()))))
-    }
-}
-
-impl EKO_Dataset {
-    fn bound(&self, id: usize, error: bool) -> Outcome<bool> {
-        let b = &self.buffers[id];
-        let memory = if error {
-            b.error.as_ref()
-        } else {
-            Some(&b.value)
-        };
-        match memory {
-            None => Ok(false),
-            Some(Memory::Unbound) => Err(Failure::new(
-                EKO_ERROR_UNBOUND,
-                format!(
-                    "{} was declared without memory and is not bound \
-                     (EKO_dataset_bind, or EKO_dataset_map with a store)",
-                    self.describe(id, error)
-                ),
-            )),
-            Some(_) => Ok(true),
-        }
-    }
-
-    fn writable(&self, id: usize, error: bool, step: &str) -> Outcome<()> {
-        let b = &self.buffers[id];
-        let memory = if error {
-            b.error.as_ref()
-        } else {
-            Some(&b.value)
-        };
-        if memory.is_some_and(|m| !m.is_host()) {
-            return Err(Failure::new(
-                EKO_ERROR_READ_ONLY,
-                format!(
-                    "{} is a store file mapped by libeko, which {step} does not write; \
-                     add a final buffer in host memory for it, or combine the store",
-                    self.describe(id, error)
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Every check of combine, before anything is written.
-    fn plan(&self) -> Outcome<(Vec<Job>, HashMap<Edge, usize>)> {
-        let mut finals: BTreeMap<EvolutionPoint, usize> = BTreeMap::new();
-        let mut thresholds: HashMap<Edge, usize> = HashMap::new();
-        for (i, b) in self.buffers.iter().enumerate() {
-            match b.slot {
-                Slot::Point(p, FileKind::Operator) => {
-                    finals.insert(p, i);
-                }
-                Slot::Threshold(e) => {
-                    thresholds.insert(e, i);
-                }
-                _ => {}
-            }
-        }
-        let mut jobs = Vec::new();
-        for (i, b) in self.buffers.iter().enumerate() {
-            let Slot::Point(point, FileKind::Partial) = b.slot else {
-                continue;
-            };
-            let path = EvolutionPath::new(self.metadata.origin, &self.metadata.matching, point)?;
-            self.bound(i, false)?;
-            let mut errors_available = self.bound(i, true)?;
-            for edge in &path.thresholds {
-                let Some(&t) = thresholds.get(edge) else {
-                    return Err(Failure::new(
-                        EKO_ERROR_MISSING_THRESHOLD,
-                        format!(
-                            "cannot combine {point}: the dataset has no buffer for the threshold \
-                             element {edge}"
-                        ),
-                    ));
-                };
-                self.bound(t, false)?;
-                errors_available &= self.bound(t, true)?;
-            }
-            let dest = finals.get(&point).copied();
-            let with_error = match dest {
-                Some(d) => {
-                    self.bound(d, false)?;
-                    self.writable(d, false, "combine")?;
-                    let wants = self.bound(d, true)?;
-                    if wants {
-                        self.writable(d, true, "combine")?;
-                        if !errors_available {
-                            return Err(Failure::new(
-                                EKO_ERROR_MISSING_ERROR,
-                                format!(
-                                    "{} has an error attribute, but the error of {point} cannot \
-                                     be computed: the partial or a threshold element on its \
-                                     path has no error",
-                                    self.describe(d, false)
-                                ),
-                            ));
-                        }
-                    }
-                    wants
-                }
-                None => {
-                    self.writable(i, false, "combine")?;
-                    if errors_available {
-                        self.writable(i, true, "combine")?;
-                    }
-                    errors_available
-                }
-            };
-            jobs.push(Job {
-                point,
-                path,
-                partial: i,
-                dest,
-                with_error,
-            });
-        }
-        Ok((jobs, thresholds))
-    }
-
-    fn combine(&mut self, kernel: &Kernel) -> Outcome<()> {
-        let (jobs, threshold_ids) = self.plan()?;
-        let value_ptr = |id: usize| self.buffers[id].value.ptr().expect("checked bound");
-        let error_ptr = |id: usize| {
-            self.buffers[id]
-                .error
-                .as_ref()
-                .and_then(Memory::ptr)
-                .expect("checked bound")
-        };
-        let host = HostThresholds {
-            edges: threshold_ids
-                .iter()
-                .filter_map(|(e, &id)| {
-                    let b = &self.buffers[id];
-                    let value = self.view(&b.value, b.layout)?;
-                    let error = b.error.as_ref().and_then(|m| self.view(m, b.layout));
-                    Some((*e, (value, error)))
-                })
-                .collect(),
-        };
-        let mut groups: BTreeMap<(bool, u8), Vec<&Job>> = BTreeMap::new();
-        for job in &jobs {
-            if job.path.crosses_threshold() {
-                groups
-                    .entry(chain_group(self.metadata.origin, job.point))
-                    .or_default()
-                    .push(job);
-            } else if let Some(d) = job.dest {
-                // No threshold crossed: the partial is the final operator.
-                let (from, to) = (&self.buffers[job.partial], &self.buffers[d]);
-                let pairs = std::iter::once((&from.value, value_ptr(d))).chain(
-                    job.with_error
-                        .then(|| (from.error.as_ref().expect("checked"), error_ptr(d))),
-                );
-                for (src, dst) in pairs {
-                    let src = self.view(src, from.layout).expect("checked bound");
-                    // SAFETY: `dst` is host memory of the final buffer (checked writable),
-                    // disjoint from every other registered memory; no other view of it exists.
-                    let mut dst = unsafe { view_mut(dst, self.shape, to.layout) };
-                    dst.assign(&src);
-                }
-            }
-        }
-        let mut chain: Option<Chain> = None;
-        for group in groups.into_values() {
-            let edges = &group[0].path.thresholds;
-            let next = Chain::build(&host, edges, chain.take(), kernel)?;
-            let with_errors = group.iter().any(|j| j.with_error);
-            let shared = Shared::prepare(&host, &next, with_errors, kernel)?;
-            for job in group {
-                let partial = &self.buffers[job.partial];
-                let product = match job.dest {
-                    Some(d) => {
-                        let dest = &self.buffers[d];
-                        // SAFETY: the final buffer's memory is the host's (checked writable),
-                        // disjoint from the partial's and every other registered memory.
-                        let out = unsafe { view_mut(value_ptr(d), self.shape, dest.layout) };
-                        let left = self.view(&partial.value, partial.layout).expect("bound");
-                        PointProduct {
-                            partial: self.view(&partial.value, partial.layout),
-                            value: Target::Separate { left, out },
-                            error: job.with_error.then(|| Target::Separate {
-                                left: self
-                                    .view(partial.error.as_ref().expect("checked"), partial.layout)
-                                    .expect("bound"),
-                                // SAFETY: as for the value, for the final's error memory.
-                                out: unsafe { view_mut(error_ptr(d), self.shape, dest.layout) },
-                            }),
-                        }
-                    }
-                    None => PointProduct {
-                        partial: None,
-                        // SAFETY: the partial's memory is the host's (checked writable) and
-                        // disjoint from all other registered memory; combine holds no other
-                        // view of it.
-                        value: Target::InPlace(unsafe {
-                            view_mut(value_ptr(job.partial), self.shape, partial.layout)
-                        }),
-                        error: job.with_error.then(|| {
-                            // SAFETY: as for the value, for the partial's error memory.
-                            Target::InPlace(unsafe {
-                                view_mut(error_ptr(job.partial), self.shape, partial.layout)
-                            })
-                        }),
-                    },
-                };
-                multiply_point(product, &shared, kernel)?;
-            }
-            chain = Some(next);
-        }
-        drop(host);
-        // The finals exist: partials combined into a separate final are released, those
-        // combined in place become final operators (without their error if none was computed).
-        for job in jobs {
-            let b = &mut self.buffers[job.partial];
-            match job.dest {
-                Some(_) => {
-                    b.slot = Slot::Released;
-                    b.value = Memory::Unbound;
-                    b.error = None;
-                }
-                None => {
-                    b.slot = Slot::Point(job.point, FileKind::Operator);
-                    if !job.with_error {
-                        b.error = None;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn write_store(&self, dir: &str) -> Outcome<()> {
-        for (i, b) in self.buffers.iter().enumerate() {
-            if b.slot != Slot::Released {
-                self.bound(i, false)?;
-                self.bound(i, true)?;
-            }
-        }
-        let mut store = Store::create(dir, &self.metadata)?;
-        let same_store = self.store.as_ref().is_some_and(|s| {
-            std::fs::canonicalize(s.dir()).ok() == std::fs::canonicalize(store.dir()).ok()
-        });
-        let views = |b: &Buffer| {
-            let value = self.view(&b.value, b.layout).expect("checked bound");
-            let error = b.error.as_ref().and_then(|m| self.view(m, b.layout));
-            (value, error)
-        };
-        let mut writer = None;
-        for b in &self.buffers {
-            if let Slot::Threshold(edge) = b.slot {
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(store.thresholds_writer()?),
-                };
-                let (value, error) = views(b);
-                w.add(&edge, &value, error.as_ref())?;
-            }
-        }
-        if let Some(w) = writer {
-            store.commit_thresholds(w)?;
-        }
-        for b in &self.buffers {
-            let Slot::Point(point, kind) = b.slot else {
-                continue;
-            };
-            if same_store && matches!(b.value, Memory::Committed { .. }) {
-                continue; // already in this store
-            }
-            let (value, error) = views(b);
-            match kind {
-                FileKind::Partial => store.insert_partial(point, &value, error.as_ref())?,
-                _ => store.insert_operator(point, &value, error.as_ref())?,
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Combines every partial of the dataset with the threshold elements on its path (eko's product
@@ -1168,8 +653,8 @@ pub unsafe extern "C" fn EKO_dataset_combine(
     threads: i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
-        ds.combine(&kernel(threads)?)
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
+        Ok(ds.combine(&kernel(threads)?)?)
     })
 }
 
@@ -1191,9 +676,10 @@ pub unsafe extern "C" fn EKO_dataset_write_store(
     dir: *const c_char,
 ) -> i32 {
     call(handle, || {
-        let ds = arg(dataset, "dataset")?;
+        let ds = &arg(dataset, "dataset")?.dataset;
         let dir = text(dir, "dir")?;
-        ds.write_store(dir)
+        ds.write_store(Path::new(dir))?;
+        Ok(())
     })
 }
 
@@ -1210,16 +696,9 @@ pub unsafe extern "C" fn EKO_dataset_attach_store(
     dir: *const c_char,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
         let dir = text(dir, "dir")?;
-        if let Some(s) = &ds.store {
-            return Err(Failure::new(
-                EKO_ERROR_ALREADY_BOUND,
-                format!("the dataset is already attached to {}", s.dir().display()),
-            ));
-        }
-        ds.store = Some(Store::create(dir, &ds.metadata)?);
-        Ok(())
+        Ok(ds.attach_store(Path::new(dir))?)
     })
 }
 
@@ -1243,39 +722,11 @@ pub unsafe extern "C" fn EKO_dataset_map(
     data: *mut *mut f64,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
         let data_out = out(data, "data")?;
-        let Some(store) = &ds.store else {
-            return Err(Failure::new(
-                EKO_ERROR_NOT_FOUND,
-                "the dataset is not attached to a store (EKO_dataset_attach_store)",
-            ));
-        };
-        let (slot, layout) = ds.buffer(buffer_id).map(|b| (b.slot, b.layout))?;
-        let Slot::Point(point, kind) = slot else {
-            return Err(Failure::invalid(format!(
-                "{} is a threshold element: threshold elements are written together as \
-                 thresholds.npz by EKO_dataset_write_store, from host memory",
-                slot.describe()
-            )));
-        };
-        let file_kind = if attribute == EKO_ATTRIBUTE_ERROR {
-            kind.companion()
-        } else {
-            kind
-        };
-        let path = store.path_of(&point, file_kind);
-        let shape = ds.shape;
-        let (memory, what) = ds.attribute(buffer_id, attribute)?;
-        if !matches!(memory, Memory::Unbound) {
-            return Err(Failure::new(
-                EKO_ERROR_ALREADY_BOUND,
-                format!("{what} already has memory"),
-            ));
-        }
-        let mut file = NpyFileMut::<f64>::create(path, &shape, layout)?;
-        let ptr = NonNull::new(file.data_ptr()).expect("a mapped file is not at address 0");
-        *memory = Memory::Mapped(file, ptr);
+        let attribute = attribute_of(attribute)?;
+        let id = buffer_index(ds, buffer_id)?;
+        let ptr = ds.map(id, attribute)?;
         put(data_out, ptr.as_ptr());
         Ok(())
     })
@@ -1297,62 +748,8 @@ pub unsafe extern "C" fn EKO_dataset_commit(
     buffer_id: i32,
 ) -> i32 {
     call(handle, || {
-        let ds = arg_mut(dataset, "dataset")?;
-        let slot = ds.buffer(buffer_id)?.slot;
-        let id = buffer_id as usize;
-        let b = &ds.buffers[id];
-        let Slot::Point(point, kind) = slot else {
-            return Err(Failure::invalid(format!(
-                "{} is a threshold element, which is never mapped",
-                slot.describe()
-            )));
-        };
-        for (error, memory) in
-            std::iter::once((false, &b.value)).chain(b.error.iter().map(|e| (true, e)))
-        {
-            if !matches!(memory, Memory::Mapped(..)) {
-                return Err(Failure::new(
-                    if matches!(memory, Memory::Unbound) {
-                        EKO_ERROR_UNBOUND
-                    } else {
-                        EKO_ERROR_INVALID_ARGUMENT
-                    },
-                    format!(
-                        "{} is not a store file mapped by EKO_dataset_map (or is committed)",
-                        ds.describe(id, error)
-                    ),
-                ));
-            }
-        }
-        let store = ds.store.as_mut().expect("mapped buffers imply a store");
-        let b = &mut ds.buffers[id];
-        // Checksums of the final data, the error's first: the value's header records it (or
-        // that there is none), as every store write does.
-        let error_crc = match &mut b.error {
-            Some(Memory::Mapped(file, _)) => Some(file.record_checksums(ErrorRecord::NotRecorded)),
-            _ => None,
-        };
-        if let Memory::Mapped(file, _) = &mut b.value {
-            file.record_checksums(error_crc.map_or(ErrorRecord::Absent, ErrorRecord::Crc));
-        }
-        let seal = |memory: &mut Memory| -> Result<_> {
-            let Memory::Mapped(file, ptr) = std::mem::replace(memory, Memory::Unbound) else {
-                unreachable!("checked above")
-            };
-            let (map, _, pending) = file.into_sealed()?;
-            *memory = Memory::Committed { _map: map, ptr };
-            Ok(pending)
-        };
-        let committed = seal(&mut b.value).and_then(|value| {
-            let error = b.error.as_mut().map(seal).transpose()?;
-            store.commit_pending(point, kind, value, error)
-        });
-        if committed.is_err() {
-            b.value = Memory::Unbound;
-            if let Some(e) = &mut b.error {
-                *e = Memory::Unbound;
-            }
-        }
-        Ok(committed?)
+        let ds = &mut arg_mut(dataset, "dataset")?.dataset;
+        let id = buffer_index(ds, buffer_id)?;
+        Ok(ds.commit(id)?)
     })
 }

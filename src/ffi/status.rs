@@ -4,7 +4,7 @@
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::error::Error;
+use crate::error::{DatasetProblem, Error};
 
 /// Success.
 pub const EKO_OK: i32 = 0;
@@ -210,8 +210,36 @@ impl From<Error> for Failure {
             // Producers are Rust closures; the C ABI has none. Should one appear, it failed in
             // the host's code, which is an argument of the call.
             Error::Producer { .. } => EKO_ERROR_INVALID_ARGUMENT,
+            Error::Dataset { problem, .. } => match problem {
+                DatasetProblem::InvalidArgument | DatasetProblem::Layout => {
+                    EKO_ERROR_INVALID_ARGUMENT
+                }
+                DatasetProblem::BadShape => EKO_ERROR_BAD_SHAPE,
+                DatasetProblem::Overlapping => EKO_ERROR_OVERLAPPING,
+                DatasetProblem::Duplicate => EKO_ERROR_DUPLICATE,
+                DatasetProblem::NoErrorAttribute | DatasetProblem::NoStore => EKO_ERROR_NOT_FOUND,
+                DatasetProblem::AlreadyBound => EKO_ERROR_ALREADY_BOUND,
+                DatasetProblem::Unbound => EKO_ERROR_UNBOUND,
+                DatasetProblem::ReadOnly => EKO_ERROR_READ_ONLY,
+                DatasetProblem::MissingThreshold => EKO_ERROR_MISSING_THRESHOLD,
+                DatasetProblem::MissingError => EKO_ERROR_MISSING_ERROR,
+            },
         };
-        Failure::new(status, error.to_string())
+        Failure::new(status, format!("{error}{}", c_remedy(&error)))
+    }
+}
+
+/// The C functions that fix a dataset's problem, added to the message of the core
+/// ([`crate::dataset`]), which names none: it is shared with the Rust and Python faces.
+fn c_remedy(error: &Error) -> &'static str {
+    match error {
+        Error::Dataset { problem, .. } => match problem {
+            DatasetProblem::Unbound => " (EKO_dataset_bind, or EKO_dataset_map with a store)",
+            DatasetProblem::NoErrorAttribute => " (EKO_dataset_add_attribute_buffer)",
+            DatasetProblem::NoStore => " (EKO_dataset_attach_store)",
+            _ => "",
+        },
+        _ => "",
     }
 }
 
