@@ -686,6 +686,105 @@ pub enum DatasetProblem {
     MissingError,
 }
 
+/// The families of errors a caller reacts to differently, coarser than the variants: what the
+/// Python package raises as `libeko.NotFoundError`, `IncompatibleError`, `MalformedFileError`,
+/// `IoError` and `InvalidArgumentError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorFamily {
+    /// Something asked for is not there: a point, a store, a threshold operator.
+    NotFound,
+    /// Things that do not fit together: grids, shapes, conflicting data, a reshaped store.
+    Incompatible,
+    /// A file that is not what it claims: a damaged or foreign file, bad metadata, an archive.
+    MalformedFile,
+    /// The operating system refused, or another process holds the store.
+    Io,
+    /// An argument that makes no sense.
+    InvalidArgument,
+    /// A producer (a caller's own code) failed.
+    Producer,
+}
+
+impl Error {
+    /// The error's [`ErrorFamily`].
+    pub fn family(&self) -> ErrorFamily {
+        use ErrorFamily::*;
+        // Exhaustive on purpose: a new variant must be given its family here.
+        match self {
+            Error::Io { .. }
+            | Error::Busy { .. }
+            | Error::ReadOnly { .. }
+            | Error::CannotMove { .. } => Io,
+            Error::NoSuchPoint { .. }
+            | Error::NotAStore { .. }
+            | Error::MissingEdge { .. }
+            | Error::NoPath { .. }
+            | Error::NoSuchMember { .. } => NotFound,
+            Error::Incompatible { .. }
+            | Error::Conflict { .. }
+            | Error::ShapeMismatch { .. }
+            | Error::Reshaped { .. }
+            | Error::PartialsRemain { .. } => Incompatible,
+            Error::InvalidPoint { .. }
+            | Error::InvalidArgument { .. }
+            | Error::InsideStore { .. }
+            | Error::NotEmpty { .. }
+            | Error::NotADirectory { .. }
+            | Error::Transform { .. }
+            | Error::Evolve { .. } => InvalidArgument,
+            Error::Producer { .. } => Producer,
+            Error::Dataset { problem, .. } => match problem {
+                DatasetProblem::BadShape
+                | DatasetProblem::Layout
+                | DatasetProblem::Overlapping
+                | DatasetProblem::Duplicate
+                | DatasetProblem::AlreadyBound
+                | DatasetProblem::ReadOnly
+                | DatasetProblem::MissingError => Incompatible,
+                DatasetProblem::NoErrorAttribute
+                | DatasetProblem::NoStore
+                | DatasetProblem::MissingThreshold => NotFound,
+                DatasetProblem::InvalidArgument | DatasetProblem::Unbound => InvalidArgument,
+            },
+            Error::BadMagic { .. }
+            | Error::Truncated { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::HeaderTooLong { .. }
+            | Error::HeaderEncoding { .. }
+            | Error::HeaderSyntax { .. }
+            | Error::HeaderNesting { .. }
+            | Error::HeaderNotDict { .. }
+            | Error::HeaderKeys { .. }
+            | Error::InvalidShape { .. }
+            | Error::FortranOrderNotBool { .. }
+            | Error::InvalidDescr { .. }
+            | Error::UnsupportedDtype { .. }
+            | Error::SizeOverflow { .. }
+            | Error::DtypeMismatch { .. }
+            | Error::DimensionMismatch { .. }
+            | Error::Misaligned { .. }
+            | Error::ForeignByteOrder { .. }
+            | Error::Compressed { .. }
+            | Error::InvalidBool { .. }
+            | Error::ZipStructure { .. }
+            | Error::ZipEncrypted { .. }
+            | Error::ZipMethod { .. }
+            | Error::ZipOverlap { .. }
+            | Error::ZipHeaderMismatch { .. }
+            | Error::ZipCrc { .. }
+            | Error::ZipInflate { .. }
+            | Error::DuplicateMember { .. }
+            | Error::NotNpyMember { .. }
+            | Error::ThresholdMember { .. }
+            | Error::InvalidMemberName { .. }
+            | Error::Metadata { .. }
+            | Error::ForeignFile { .. }
+            | Error::EkoArchive { .. } => MalformedFile,
+        }
+    }
+}
+
 /// libeko's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

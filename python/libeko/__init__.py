@@ -28,6 +28,7 @@ from ._errors import (
 )
 from ._operator import Card, Operator, XGrid
 from ._libeko import (
+    Dataset,
     Items,
     MappedFile,
     SliceInfo,
@@ -50,6 +51,7 @@ from ._libeko import (
 
 __all__ = [
     "Card",
+    "Dataset",
     "Error",
     "IncompatibleError",
     "InvalidArgumentError",

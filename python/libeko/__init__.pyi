@@ -194,6 +194,42 @@ class Slices(Iterator[Tuple[Any, npt.NDArray[np.float64]]]):
     @property
     def points(self) -> list[Point]: ...
 
+class Dataset:
+    """A producer's operators in NumPy arrays it owns, registered with no copy, combined in place."""
+
+    def __init__(
+        self,
+        xgrid: ArrayLike,
+        origin: PointLike,
+        *,
+        pids: Optional[Sequence[int]] = None,
+        matching: Optional[dict[str, Optional[float]]] = None,
+        interpolation: Optional[Tuple[int, bool]] = None,
+    ) -> None: ...
+    @property
+    def shape(self) -> Tuple[int, int, int, int]: ...
+    def __len__(self) -> int: ...
+    def add_operator(
+        self, mu2: float, nf: int, array: Optional[npt.NDArray[np.float64]] = None, *, error: Union[None, bool, npt.NDArray[np.float64]] = None
+    ) -> int: ...
+    def add_partial(
+        self, mu2: float, nf: int, array: Optional[npt.NDArray[np.float64]] = None, *, error: Union[None, bool, npt.NDArray[np.float64]] = None
+    ) -> int: ...
+    def add_threshold(
+        self,
+        source: PointLike,
+        target: PointLike,
+        array: Optional[npt.NDArray[np.float64]] = None,
+        *,
+        error: Union[None, bool, npt.NDArray[np.float64]] = None,
+    ) -> int: ...
+    def bind(self, id: int, array: npt.NDArray[np.float64], *, error: bool = False) -> None: ...
+    def buffer(self, id: int) -> Tuple[Any, ...]: ...
+    @property
+    def needed_thresholds(self) -> list[Tuple[Point, Point]]: ...
+    def combine(self, *, threads: Optional[int] = None) -> None: ...
+    def write_store(self, path: PathLike) -> Store: ...
+
 def import_eko(archive: PathLike, dest: PathLike, *, nf: Optional[int] = None, progress: Progress = None) -> Store:
     """Imports an eko archive into a new store and returns it."""
 

@@ -1,8 +1,8 @@
 //! libeko's errors as Python exceptions: the classes live in `libeko/_errors.py` (so that each
 //! can also derive from the built-in exception of its meaning); this maps each error's family,
-//! decided by the core, to its class, with the core's message.
+//! decided by the core ([`eko::Error::family`]), to its class, with the core's message.
 
-use crate::family::{ErrorFamily, family};
+use eko::error::ErrorFamily;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -47,7 +47,7 @@ fn raise(py: Python<'_>, pick: impl FnOnce(&Classes) -> &Py<PyType>, message: St
 /// The Python exception for a libeko error.
 pub fn to_py(error: eko::Error) -> PyErr {
     Python::attach(|py| {
-        let family = family(&error);
+        let family = error.family();
         raise(
             py,
             |c| match family {

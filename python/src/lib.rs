@@ -6,11 +6,13 @@
 //!   recover, verify, apply).
 //! - [`transform`]: `Transform` and `reshape`.
 //! - [`slices`]: slices for pineappl's `Grid.evolve`.
+//! - [`dataset`]: `Dataset`, a producer's NumPy arrays registered with no copy and combined in
+//!   place.
 //! - [`errors`]: libeko's errors as the exceptions of `libeko/_errors.py`.
 
 mod convert;
+mod dataset;
 mod errors;
-mod family;
 mod operations;
 mod progress;
 mod slices;
@@ -28,6 +30,7 @@ fn _libeko(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transform::Transform>()?;
     m.add_class::<slices::SliceInfo>()?;
     m.add_class::<slices::Slices>()?;
+    m.add_class::<dataset::Dataset>()?;
     m.add_function(wrap_pyfunction!(operations::import_eko, m)?)?;
     m.add_function(wrap_pyfunction!(operations::export, m)?)?;
     m.add_function(wrap_pyfunction!(operations::merge, m)?)?;
