@@ -681,6 +681,20 @@ impl<'a> Dataset<'a> {
         Ok(())
     }
 
+    /// Takes back buffer `id`, which must be the one added last: for a face that adds a buffer
+    /// and its error attribute in one call, so that a refused error leaves the dataset as it
+    /// was before the call.
+    pub fn remove_last(&mut self, id: usize) -> Result<()> {
+        if id + 1 != self.buffers.len() {
+            return Err(invalid(format!(
+                "buffer {id} is not the last buffer added (that is {})",
+                self.buffers.len().wrapping_sub(1)
+            )));
+        }
+        self.buffers.pop();
+        Ok(())
+    }
+
     /// Adds buffer `id`'s error attribute, in `memory` (same layout as the values) or declared.
     /// An operator with an error gets its error propagated by combine.
     pub fn add_error(&mut self, id: usize, memory: Option<HostArray<'a>>) -> Result<()> {

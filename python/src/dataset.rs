@@ -135,15 +135,19 @@ impl Dataset {
             None => (None, None),
         };
         let id = add(&mut self.inner, memory).py()?;
-        self.arrays.extend(kept);
         if let Some(error) = error {
-            let (memory, kept) = match error {
+            let (memory, error_kept) = match error {
                 Some((m, k)) => (Some(m), Some(k)),
                 None => (None, None),
             };
-            self.inner.add_error(id, memory).py()?;
-            self.arrays.extend(kept);
+            if let Err(e) = self.inner.add_error(id, memory) {
+                // One call, one change: a refused error takes its buffer back.
+                self.inner.remove_last(id).py()?;
+                return Err(crate::errors::to_py(e));
+            }
+            self.arrays.extend(error_kept);
         }
+        self.arrays.extend(kept);
         Ok(id)
     }
 }

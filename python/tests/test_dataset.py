@@ -120,7 +120,13 @@ def test_registration_refuses_what_it_cannot_use_without_copy():
         ds.add_threshold((10.0, 4), (20.0, 5), np.zeros(N))
     with pytest.raises(libeko.Error, match="buffer id 99"):
         ds.bind(99, np.zeros(N))
+    with pytest.raises(libeko.IncompatibleError, match="overlaps"):
+        ds.add_partial(50.0, 5, np.zeros(N), error=shared)  # the error is refused: no buffer added
+    with pytest.raises(libeko.IncompatibleError, match="order"):
+        ds.add_partial(50.0, 5, np.zeros(N), error=np.zeros(N, order="F"))
     assert len(ds) == 1  # every refusal left the dataset as it was
+    ds.add_partial(50.0, 5, np.zeros(N), error=np.zeros(N))
+    assert len(ds) == 2
 
 
 def test_combine_refuses_before_writing_anything():
