@@ -268,3 +268,50 @@ def test_transform_bad_input(imported, tmp_path):
     transform = libeko.Transform(imported, basis_out="evol")
     with pytest.raises(libeko.IncompatibleError, match="the transform takes"):
         transform(np.zeros((14, 8, 14, 7)))
+
+
+# ---- the GIL ---------------------------------------------------------------------------------
+
+
+def test_long_calls_release_the_gil(tmp_path):
+    import threading
+    import time
+
+    n_x = 40
+    shape = (14, n_x, 14, n_x)
+    store = libeko.Store.create(tmp_path / "g", np.geomspace(1e-5, 1, n_x), ORIGIN)
+    op = synthetic_operator(0, shape)
+    for i in range(12):
+        store.insert(10.0 * (i + 1), 4, op)
+    replicas = np.ones((200, 14, n_x))
+    ticks = []
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    time.sleep(0.01)
+    try:
+        start = time.perf_counter()
+        libeko.apply(store, replicas, threads=1)
+        end = time.perf_counter()
+    finally:
+        done.set()
+        counter.join()
+    # The other thread ran inside the call: a tick in its middle half (with the GIL held, no
+    # Python thread could run until the call returned).
+    quarter = (end - start) / 4
+    assert end - start > 0.02
+    middle = [t for t in ticks if start + quarter < t < end - quarter]
+    assert len(middle) >= 3, f"{len(middle)} ticks in the middle of a {end - start:.3f} s call"
+
+
+def test_stubs_cover_every_public_name():
+    stubs = (pathlib.Path(libeko.__file__).parent / "__init__.pyi").read_text()
+    for name in libeko.__all__:
+        if name != "__version__":
+            assert f"class {name}" in stubs or f"def {name}(" in stubs, name
