@@ -43,5 +43,6 @@ fn _libeko(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transform::reshape, m)?)?;
     m.add_function(wrap_pyfunction!(slices::slices, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    store::warm_up(m.py())?;
     Ok(())
 }
