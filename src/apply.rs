@@ -255,7 +255,7 @@ pub fn select_points(
     if !pending.is_empty() {
         return Err(Error::InvalidArgument {
             reason: format!(
-                "{} of {} {} no final operator yet, only a partial: {} (run `eko combine` first)",
+                "{} of {} {} no final operator yet, only a partial: {} (run `eko combine` first, or libeko.combine)",
                 if pending.len() == 1 {
                     "1 point".to_string()
                 } else {
@@ -345,7 +345,7 @@ impl<'a> Operators<'a> {
 /// "the store's grid", its input side when reshaped, or the transform's input side.
 pub fn input_side_name(store: &Store, transformed: bool) -> String {
     if transformed {
-        "the transformed operators' input side (after --xgrid-in/--basis-in)".into()
+        "the transformed operators' input side (after the input-side transform: --xgrid-in/--basis-in, Python xgrid_in=/basis_in=)".into()
     } else if store.metadata().is_reshaped() {
         "the reshaped store's input side".into()
     } else {

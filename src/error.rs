@@ -489,7 +489,7 @@ pub enum Error {
     /// `clean` refused: partials that still need the thresholds are in the store.
     #[error(
         "{file}: {count} {} still need{} thresholds.npz (first: {first}); combine them first, or \
-         clean with --force (C: force = 1) to drop it anyway",
+         clean with --force (C: force = 1; Python: force=True) to drop it anyway",
         if *count == 1 { "partial" } else { "partials" },
         if *count == 1 { "s" } else { "" }
     )]
@@ -571,7 +571,7 @@ pub enum Error {
 
     /// Another process is writing to the store and the caller asked not to wait.
     #[error(
-        "{file}: another eko process{} is writing to this store; run again when it is done (or without --no-wait to wait for it)",
+        "{file}: another eko process{} is writing to this store; run again when it is done (or without --no-wait, Python wait=False, to wait for it)",
         holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
     )]
     Busy {

@@ -397,7 +397,7 @@ fn choose_points(store: &Store, selection: &SliceSelection) -> Result<Vec<Evolut
             if !pending.is_empty() {
                 return Err(Error::InvalidArgument {
                     reason: format!(
-                        "the store {dir} has only partials at mu2 = {} (run `eko combine` first)",
+                        "the store {dir} has only partials at mu2 = {} (run `eko combine` first, or libeko.combine)",
                         list(&pending)
                     ),
                 });

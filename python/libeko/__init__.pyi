@@ -1,6 +1,7 @@
 """Type stubs of libeko: EKO stores whose operators are NumPy arrays over the mapped files."""
 
 import os
+import pathlib
 from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -65,7 +66,7 @@ class MappedFile:
     """The owner of one mapped file: the base object of the arrays over it."""
 
     @property
-    def path(self) -> str: ...
+    def path(self) -> pathlib.Path: ...
 
 class Items(Iterator[Tuple[Point, Operator]]):
     """The iterator of ``Store.items()``: one mapped operator per step."""
@@ -87,10 +88,12 @@ class Store:
         pids: Optional[Sequence[int]] = None,
         matching: Optional[dict[str, Optional[float]]] = None,
         interpolation: Optional[Tuple[int, bool]] = None,
+        theory_card: Optional[dict[str, Any]] = None,
+        operator_card: Optional[dict[str, Any]] = None,
     ) -> "Store":
         """An empty store for operators on ``xgrid`` evolving from ``origin``."""
     @property
-    def path(self) -> str: ...
+    def path(self) -> pathlib.Path: ...
     @property
     def metadata(self) -> dict[str, Any]: ...
     @property
@@ -141,7 +144,7 @@ class Store:
     def refresh(self) -> None: ...
     def insert(self, mu2: float, nf: int, operator: ArrayLike, *, error: Optional[ArrayLike] = None) -> None: ...
     def insert_partial(self, mu2: float, nf: int, partial: ArrayLike, *, error: Optional[ArrayLike] = None) -> None: ...
-    def remove(self, mu2: float, nf: int, *, partial: bool = False) -> None: ...
+    def remove(self, mu2: float, nf: int, *, partial: bool = False, wait: bool = True) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> "Store": ...
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
@@ -205,6 +208,8 @@ class Dataset:
         pids: Optional[Sequence[int]] = None,
         matching: Optional[dict[str, Optional[float]]] = None,
         interpolation: Optional[Tuple[int, bool]] = None,
+        theory_card: Optional[dict[str, Any]] = None,
+        operator_card: Optional[dict[str, Any]] = None,
     ) -> None: ...
     @property
     def shape(self) -> Tuple[int, int, int, int]: ...
@@ -275,7 +280,7 @@ def clean(store: StoreLike, *, force: bool = False, wait: bool = True) -> Report
 def recover(store: StoreLike, *, wait: bool = True) -> Report:
     """Brings a store back to a consistent state after an interrupted call."""
 
-def verify(store: StoreLike, *, record: bool = False, progress: Progress = None) -> Report:
+def verify(store: StoreLike, *, record: bool = False, wait: bool = True, progress: Progress = None) -> Report:
     """Checks every file of a store against its checksum."""
 
 def apply(

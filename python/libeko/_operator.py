@@ -1,5 +1,7 @@
 """The array type of an operator read from a store."""
 
+import math
+
 import numpy as np
 
 
@@ -11,16 +13,17 @@ class Operator(np.ndarray):
     It also carries eko's ``Operator`` attributes, so code written for ``eko.EKO`` runs as it is:
 
     - ``.operator``: the same values as a plain ``numpy.ndarray`` (still no copy);
-    - ``.error``: the error array (mapped when first asked for), or ``None`` when the store has
-      none for this point.
+    - ``.error``: the error array, mapped with the operator (the one written with it, whatever
+      happens to the store later), or ``None`` when the store has none for this point.
 
-    Arithmetic on an ``Operator`` gives plain ``numpy.ndarray`` results; slices and other views of
-    it are plain arrays too (``.error`` then is ``None``).
+    Arithmetic on an ``Operator`` gives plain ``numpy.ndarray`` results; slices, views and copies
+    of it keep the type but not the error (``.error`` is ``None``).
     """
 
     def __array_finalize__(self, obj):
-        # Views and slices made from an operator are not the operator: no error attached.
-        self._error_of = None
+        # Views, slices and copies of an operator keep the type, not the error: they are no longer
+        # the operator.
+        self._error = None
 
     def __array_wrap__(self, array, context=None, return_scalar=False):
         # Results of ufuncs and reductions are plain arrays.
@@ -35,15 +38,9 @@ class Operator(np.ndarray):
 
     @property
     def error(self):
-        """The error of the operator (read-only, mapped on first access), or ``None``."""
-        source = getattr(self, "_error_of", None)
-        if source is None:
-            return None
-        if not isinstance(source, tuple):
-            return source
-        error = source[0]._error_array(*source[1:])
-        self._error_of = error
-        return error
+        """The error of the operator (read-only, over its mapped file), or ``None`` when the store
+        holds none for it (or for a view or copy of the operator)."""
+        return getattr(self, "_error", None)
 
     def __enter__(self):
         # eko's `EKO.operator(ep)` is a context manager: `with store.operator(ep) as op:` works
@@ -86,3 +83,40 @@ class Card(dict):
             return self[name]
         except KeyError:
             raise AttributeError(f"the card has no field {name!r} (it has {sorted(self)})") from None
+
+
+# eko writes non-finite floats in its YAML cards as `.nan`, `.inf`, `-.inf`; libeko keeps them as
+# those strings in metadata.json (JSON has no such numbers), and a Card reads them as floats.
+_NON_FINITE = {".nan": float("nan"), ".inf": float("inf"), "-.inf": float("-inf")}
+_NON_FINITE_TEXT = {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}
+
+
+def _finite(value):
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def card(pairs):
+    """`json.loads`' object hook: a Card, with eko's non-finite spellings read as floats."""
+    return Card((k, _finite(v)) for k, v in pairs.items())
+
+
+def _spelled(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE_TEXT[repr(value)]
+    if isinstance(value, dict):
+        return {k: _spelled(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_spelled(v) for v in value]
+    return value
+
+
+def card_json(value):
+    """A card (a dict) as the JSON libeko keeps in metadata.json, non-finite floats spelled as
+    eko's YAML spells them."""
+    import json
+
+    return json.dumps(_spelled(value), allow_nan=False)

@@ -21,17 +21,22 @@ pub fn point(mu2: f64, nf: i64) -> PyResult<EvolutionPoint> {
 
 /// The evolution point of a Python key: a pair `(mu2, nf)` (a tuple, list, or eko's `EPoint`).
 pub fn point_of(key: &Bound<'_, PyAny>) -> PyResult<EvolutionPoint> {
+    let (mu2, nf) = pair_of(key)?;
+    point(mu2, nf)
+}
+
+/// The `(mu2, nf)` numbers of a Python key (a tuple, list, or eko's `EPoint`), unchecked.
+pub fn pair_of(key: &Bound<'_, PyAny>) -> PyResult<(f64, i64)> {
     let pair = match key.cast::<pyo3::types::PyList>() {
         Ok(list) => list.to_tuple().into_any(),
         Err(_) => key.clone(),
     };
-    let (mu2, nf): (f64, i64) = pair.extract().map_err(|_| {
+    pair.extract().map_err(|_| {
         invalid(format!(
             "an evolution point is a pair (mu2, nf) of a float and an int, not {}",
             describe(key)
         ))
-    })?;
-    point(mu2, nf)
+    })
 }
 
 /// `(mu2, nf)` as a Python tuple of a float and an int (eko's `EPoint`).
@@ -75,20 +80,21 @@ pub fn report<'py>(py: Python<'py>, report: &impl serde::Serialize) -> PyResult<
     json_to_py(py, &text)
 }
 
-static AS_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static REQUIRE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// `numpy.asarray(value, dtype=float64)`: any array-like, converted once (no copy when it is a
-/// float64 array already).
-pub fn float_array<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+/// `numpy.require(value, dtype=float64, requirements="A")`: any array-like, converted once to
+/// an aligned array of native float64 (no copy when it is one already).
+pub fn float_array<'py>(value: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     let py = value.py();
-    let asarray = AS_ARRAY.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("numpy")?.getattr("asarray")?.unbind())
+    let require = REQUIRE.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("numpy")?.getattr("require")?.unbind())
     })?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("dtype", "float64")?;
-    asarray.bind(py).call((value,), Some(&kwargs)).map_err(|e| {
+    kwargs.set_item("requirements", "A")?;
+    require.bind(py).call((value,), Some(&kwargs)).map_err(|e| {
         invalid(format!(
-            "cannot be read as an array of float64: {} ({e})",
+            "{name} cannot be read as an array of float64: {} ({e})",
             describe(value)
         ))
     })
@@ -99,7 +105,7 @@ pub fn read_array4<'py>(
     value: &Bound<'py, PyAny>,
     name: &str,
 ) -> PyResult<PyReadonlyArray4<'py, f64>> {
-    let array = float_array(value).map_err(|e| invalid(format!("{name}: {e}")))?;
+    let array = float_array(value, name)?;
     let array = array
         .cast_into::<numpy::PyUntypedArray>()
         .map_err(|_| invalid(format!("{name} is not an array")))?;
@@ -125,10 +131,15 @@ pub fn metadata_of(
     pids: Option<Vec<i32>>,
     matching: Option<&Bound<'_, PyAny>>,
     interpolation: Option<(u32, bool)>,
+    cards: (Option<&Bound<'_, PyAny>>, Option<&Bound<'_, PyAny>>),
 ) -> PyResult<Metadata> {
     let xgrid: Vec<f64> = xgrid
         .extract()
-        .or_else(|_| float_array(xgrid)?.call_method0("tolist")?.extract())
+        .or_else(|_| {
+            float_array(xgrid, "xgrid")?
+                .call_method0("tolist")?
+                .extract()
+        })
         .map_err(|_| {
             invalid(format!(
                 "xgrid is a sequence of floats, not {}",
@@ -172,5 +183,38 @@ pub fn metadata_of(
             log,
         });
     }
+    metadata.theory = card(cards.0, "theory_card")?;
+    metadata.operator = card(cards.1, "operator_card")?;
+    // A bad grid is the caller's argument here, not a store's damaged metadata.
+    metadata
+        .validate(&eko::Location::Buffer("the grid".into()))
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(metadata)
+}
+
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A card given as a dict (eko's `raw` form, or a `libeko.Card`) as JSON for the metadata: the
+/// form `export` gives eko back (non-finite floats as eko's YAML spells them, `.nan`, `.inf`).
+fn card(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<serde_json::Value> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(serde_json::Value::Null);
+    };
+    let py = value.py();
+    if value.cast::<PyDict>().is_err() {
+        return Err(invalid(format!(
+            "{name} is a dict (eko's raw card, as in its theory.yaml/operator.yaml), not {}",
+            describe(value)
+        )));
+    }
+    let dumps = JSON_DUMPS.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.import("libeko._operator")?
+                .getattr("card_json")?
+                .unbind(),
+        )
+    })?;
+    let text: String = dumps.bind(py).call1((value,))?.extract()?;
+    serde_json::from_str(&text)
+        .map_err(|e| invalid(format!("{name} cannot be stored as JSON: {e}")))
 }

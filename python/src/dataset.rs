@@ -19,8 +19,8 @@ use crate::store::{Store, describe};
 /// as an array) registers its arrays with no copy, declares some without memory and binds them
 /// later, combines partials with threshold operators in place, and writes a store.
 ///
-/// ``Dataset(xgrid, origin, *, pids=None, matching=None, interpolation=None)`` describes the
-/// grid as ``Store.create`` does. Buffers: ``add_operator(mu2, nf, array)`` (a final operator),
+/// ``Dataset(xgrid, origin, *, pids=None, matching=None, interpolation=None, theory_card=None,
+/// operator_card=None)`` describes the grid as ``Store.create`` does. Buffers: ``add_operator(mu2, nf, array)`` (a final operator),
 /// ``add_partial(mu2, nf, array)`` (the last segment of a point's evolution),
 /// ``add_threshold((mu2, nf), (mu2, nf), array)`` (a segment up to a matching scale, or a
 /// matching), each with ``error=`` an array, ``True`` (declared, bound later) or ``None``.
@@ -28,16 +28,26 @@ use crate::store::{Store, describe};
 ///
 /// A registered array must be a ``numpy.ndarray`` of float64 with the grid's shape
 /// ``(n_pid, n_x, n_pid, n_x)``, C- or Fortran-contiguous, overlapping no other registered array;
-/// it is never copied. The dataset keeps a reference to it. Combine writes only into writable
-/// arrays (the partials it combines in place, or final buffers). Do not resize registered
-/// arrays, and do not write to them while ``combine`` or ``write_store`` runs (those release the
-/// GIL).
+/// aligned, it is never copied. The dataset keeps a reference to it. Combine writes only into
+/// writable arrays (the partials it combines in place, or final buffers). Do not resize
+/// registered arrays (``resize(refcheck=False)``), and do not write to them from another thread
+/// while ``combine`` or ``write_store`` runs (those release the GIL); another libeko call using
+/// a registered array meanwhile (the same array in a second dataset, ``Store.insert`` of it) is
+/// refused with ``libeko.IncompatibleError``.
 #[pyclass(module = "libeko._libeko", name = "Dataset")]
 pub struct Dataset {
     /// The core, over views of the arrays in `arrays`.
     inner: CoreDataset<'static>,
     /// Every array registered: kept alive, so their memory stays where the views point.
     arrays: Vec<Py<PyAny>>,
+}
+
+/// A held rust-numpy borrow of a registered array.
+enum Borrow<'py> {
+    /// Held for its drop: the array may be written.
+    Exclusive(#[allow(dead_code)] numpy::PyReadwriteArray4<'py, f64>),
+    /// Held for its drop: the array is only read.
+    Shared(#[allow(dead_code)] numpy::PyReadonlyArray4<'py, f64>),
 }
 
 /// An attribute from `error`.
@@ -79,14 +89,25 @@ impl Dataset {
                     .map_or_else(|_| "?".into(), |s| s.to_string())
             ))
         })?;
-        let writeable: bool = array.getattr("flags")?.getattr("writeable")?.extract()?;
+        let flags = array.getattr("flags")?;
+        if !flags.getattr("aligned")?.extract::<bool>()? {
+            return Err(invalid(format!(
+                "{what} is not aligned for float64 (its data starts at an address that is not a \
+                 multiple of 8): it is registered with no copy, so it must be aligned (copy it \
+                 first, e.g. numpy.array(a))"
+            )));
+        }
+        let writeable: bool = flags.getattr("writeable")?.extract()?;
         let host = if writeable {
-            // SAFETY: the array stays alive while the dataset does (the caller keeps the returned
-            // reference in `self.arrays`), and NumPy does not move an array's data while another
-            // reference to the array exists (`resize` refuses; the docs forbid `refcheck=False`).
-            // The core checks that no two registered memories overlap, and writes only while
-            // `combine` holds the dataset mutably; the caller promises not to touch registered
-            // arrays during `combine` and `write_store` (the class documentation), as C hosts do.
+            // SAFETY: checked above: a rank-4 float64 array, aligned. It stays alive while the
+            // dataset does (the caller keeps the returned reference in `self.arrays`), and NumPy
+            // does not move an array's data while another reference to it exists (`resize`
+            // refuses; `refcheck=False` is documented as forbidden). The core checks that no two
+            // memories of this dataset overlap and reads or writes them only in `combine` and
+            // `write_store`, which hold rust-numpy borrows of every registered array
+            // (`borrow_all`): another libeko call on the same array fails instead of racing.
+            // Python code writing a registered array from another thread during those calls is
+            // the one thing not prevented: the class documentation forbids it, as C hosts are.
             let view = unsafe { typed.as_array_mut() };
             // SAFETY: only the lifetime changes: the view's memory lives as long as `self`, see
             // above.
@@ -107,6 +128,32 @@ impl Dataset {
             })
         };
         Ok((host, array.clone().unbind()))
+    }
+
+    /// Borrows every registered array through rust-numpy's borrow tracking for the length of a
+    /// call that releases the GIL: writable ones exclusively, read-only ones shared. An array in
+    /// use by another such call (the same array in another dataset being combined, a libeko
+    /// call reading it) is refused with an exception instead of being raced.
+    fn borrow_all<'py>(&self, py: Python<'py>) -> PyResult<Vec<Borrow<'py>>> {
+        self.arrays
+            .iter()
+            .map(|a| {
+                let array = a.bind(py).cast::<PyArray4<f64>>()?.clone();
+                let writeable: bool = array.getattr("flags")?.getattr("writeable")?.extract()?;
+                let borrow = if writeable {
+                    array.try_readwrite().map(Borrow::Exclusive)
+                } else {
+                    array.try_readonly().map(Borrow::Shared)
+                };
+                borrow.map_err(|e| {
+                    crate::errors::incompatible(format!(
+                        "a registered array is in use by another call ({e}): the same array in \
+                         another dataset being combined or written, or a libeko call reading it; \
+                         wait for it to finish"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Registers `array` (or declares, for `None`) with `add`, then its error attribute.
@@ -155,15 +202,25 @@ impl Dataset {
 #[pymethods]
 impl Dataset {
     #[new]
-    #[pyo3(signature = (xgrid, origin, *, pids = None, matching = None, interpolation = None))]
+    #[pyo3(signature = (xgrid, origin, *, pids = None, matching = None, interpolation = None, theory_card = None, operator_card = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         xgrid: &Bound<'_, PyAny>,
         origin: &Bound<'_, PyAny>,
         pids: Option<Vec<i32>>,
         matching: Option<&Bound<'_, PyAny>>,
         interpolation: Option<(u32, bool)>,
+        theory_card: Option<&Bound<'_, PyAny>>,
+        operator_card: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let metadata = metadata_of(xgrid, origin, pids, matching, interpolation)?;
+        let metadata = metadata_of(
+            xgrid,
+            origin,
+            pids,
+            matching,
+            interpolation,
+            (theory_card, operator_card),
+        )?;
         Ok(Dataset {
             inner: CoreDataset::new(metadata).py()?,
             arrays: Vec::new(),
@@ -302,6 +359,7 @@ impl Dataset {
     #[pyo3(signature = (*, threads = None))]
     fn combine(&mut self, py: Python<'_>, threads: Option<usize>) -> PyResult<()> {
         let kernel = eko::combine::Kernel::new(self::threads(threads)?);
+        let _borrows = self.borrow_all(py)?;
         let inner = &mut self.inner;
         py.detach(|| inner.combine(&kernel)).py()
     }
@@ -310,9 +368,10 @@ impl Dataset {
     /// the same grid) and returns it: threshold buffers as ``thresholds.npz``, point buffers as
     /// their files (in their arrays' memory order), each file atomically.
     fn write_store(&self, py: Python<'_>, path: PathBuf) -> PyResult<Store> {
+        let _borrows = self.borrow_all(py)?;
         let inner = &self.inner;
         let store: CoreStore = py.detach(|| inner.write_store(&path)).py()?;
-        Ok(Store { inner: store })
+        Ok(Store::wrap(store))
     }
 
     fn __repr__(&self) -> String {

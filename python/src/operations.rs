@@ -46,16 +46,16 @@ impl<'py> FromPyObject<'_, 'py> for StoreArg {
 
 impl StoreArg {
     /// The store's directory.
-    pub fn dir(&self, py: Python<'_>) -> PathBuf {
+    pub fn dir(&self) -> PathBuf {
         match self {
-            StoreArg::Open(s) => s.borrow(py).inner.dir().to_path_buf(),
+            StoreArg::Open(s) => s.get().read().dir().to_path_buf(),
             StoreArg::Path(p) => p.clone(),
         }
     }
 
     /// The store, opened afresh (its file list as it is now).
-    pub fn open(&self, py: Python<'_>) -> PyResult<CoreStore> {
-        CoreStore::open(self.dir(py)).py()
+    pub fn open(&self) -> PyResult<CoreStore> {
+        CoreStore::open(self.dir()).py()
     }
 }
 
@@ -73,9 +73,9 @@ pub fn threads(threads: Option<usize>) -> PyResult<usize> {
 }
 
 /// Refreshes an open `Store` argument after a call changed its directory.
-fn refresh(py: Python<'_>, store: &StoreArg) -> PyResult<()> {
+fn refresh(store: &StoreArg) -> PyResult<()> {
     if let StoreArg::Open(s) = store {
-        s.borrow_mut(py).inner.refresh().py()?;
+        s.get().write().refresh().py()?;
     }
     Ok(())
 }
@@ -102,9 +102,7 @@ pub fn import_eko(
         })
         .py();
     reporter.finish(result)?;
-    Ok(Store {
-        inner: CoreStore::open(&dest).py()?,
-    })
+    Ok(Store::wrap(CoreStore::open(&dest).py()?))
 }
 
 /// Writes ``store`` as an eko 0.15 archive at ``out`` (what ``eko.EKO.read`` opens), every
@@ -139,7 +137,7 @@ pub fn export<'py>(
         overwrite,
         threads: threads.unwrap_or(0),
     };
-    let core = store.open(py)?;
+    let core = store.open()?;
     let mut reporter = Progress::from_arg(progress, "export")?.reporter();
     let result = py
         .detach(|| {
@@ -195,16 +193,16 @@ pub fn merge<'py>(
     if sources.is_empty() {
         return Err(invalid("merge needs at least one source store"));
     }
-    let dest_dir = dest.dir(py);
-    let source_dirs: Vec<PathBuf> = sources.iter().map(|s| s.dir(py)).collect();
+    let dest_dir = dest.dir();
+    let source_dirs: Vec<PathBuf> = sources.iter().map(|s| s.dir()).collect();
     let result = py.detach(|| {
         let sources: Vec<&std::path::Path> = source_dirs.iter().map(PathBuf::as_path).collect();
         eko::store::merge(&dest_dir, &sources, options)
     });
     let done = result.py()?;
-    refresh(py, &dest)?;
+    refresh(&dest)?;
     for s in &sources {
-        refresh(py, s)?;
+        refresh(s)?;
     }
     report(py, &done)
 }
@@ -240,11 +238,11 @@ pub fn split<'py>(
         (None, None) => Partition::Even,
     };
     let transfer = transfer_of(transfer)?;
-    let dir = source.dir(py);
+    let dir = source.dir();
     let done = py
         .detach(|| eko::store::split_by(&dir, &dests, &partition, transfer, self::wait(wait)))
         .py()?;
-    refresh(py, &source)?;
+    refresh(&source)?;
     report(py, &done)
 }
 
@@ -261,7 +259,7 @@ pub fn combine<'py>(
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let kernel = Kernel::new(self::threads(threads)?);
-    let dir = store.dir(py);
+    let dir = store.dir();
     let mut reporter = Progress::from_arg(progress, "combine")?.reporter();
     let result = py
         .detach(|| {
@@ -270,7 +268,7 @@ pub fn combine<'py>(
         })
         .py();
     let done = reporter.finish(result)?;
-    refresh(py, &store)?;
+    refresh(&store)?;
     report(py, &done)
 }
 
@@ -284,14 +282,14 @@ pub fn clean<'py>(
     force: bool,
     wait: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dir = store.dir(py);
+    let dir = store.dir();
     let done = py
         .detach(|| {
             let (mut core, _) = CoreStore::open_for_writing(&dir, self::wait(wait))?;
             eko::combine::clean(&mut core, force)
         })
         .py()?;
-    refresh(py, &store)?;
+    refresh(&store)?;
     report(py, &done)
 }
 
@@ -301,32 +299,34 @@ pub fn clean<'py>(
 #[pyfunction]
 #[pyo3(signature = (store, *, wait = true))]
 pub fn recover<'py>(py: Python<'py>, store: StoreArg, wait: bool) -> PyResult<Bound<'py, PyAny>> {
-    let dir = store.dir(py);
+    let dir = store.dir();
     let done = py
         .detach(|| eko::store::recover(&dir, self::wait(wait)))
         .py()?;
-    refresh(py, &store)?;
+    refresh(&store)?;
     report(py, &done)
 }
 
 /// Reads every file of ``store`` once and checks it against its header, the grid and the
 /// checksum libeko recorded; ``record=True`` adds checksums to files written before store
-/// format 3. Returns the report: ``report["bad"]`` counts damaged files (each listed in
-/// ``report["files"]`` with its status).
+/// format 3 (waiting for another writer unless ``wait=False``). Returns the report and raises
+/// nothing for damaged files (the command line exits with status 1): ``report["bad"]`` counts
+/// them, each listed in ``report["files"]`` with its status.
 #[pyfunction]
-#[pyo3(signature = (store, *, record = false, progress = None))]
+#[pyo3(signature = (store, *, record = false, wait = true, progress = None))]
 pub fn verify<'py>(
     py: Python<'py>,
     store: StoreArg,
     record: bool,
+    wait: bool,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dir = store.dir(py);
+    let dir = store.dir();
     let mut reporter = Progress::from_arg(progress, "verify")?.reporter();
     let result = py
         .detach(|| {
             if record {
-                let (mut core, _) = CoreStore::open_for_writing(&dir, Wait::Block)?;
+                let (mut core, _) = CoreStore::open_for_writing(&dir, self::wait(wait))?;
                 eko::store::verify::record(&mut core, |d, t| reporter.update(d, t))
             } else {
                 let core = CoreStore::open(&dir)?;
@@ -362,7 +362,7 @@ pub fn apply<'py>(
     interpolation: Option<(u32, bool)>,
 ) -> PyResult<(Bound<'py, PyAny>, Vec<Bound<'py, pyo3::types::PyTuple>>)> {
     let threads = self::threads(threads)?;
-    let core = store.open(py)?;
+    let core = store.open()?;
     let wanted = points.map(points_of).transpose()?;
     let selected = eko::apply::select_points(&core, wanted.as_deref()).py()?;
     let spec = spec_of(&TransformArgs {
@@ -381,7 +381,7 @@ pub fn apply<'py>(
                 .with_threads(threads),
         )
     };
-    let array = float_array(pdf)?;
+    let array = float_array(pdf, "the PDF")?;
     let array = array
         .cast_into::<numpy::PyArrayDyn<f64>>()
         .map_err(|_| invalid("the PDF is not a float64 array"))?;

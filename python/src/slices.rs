@@ -185,7 +185,7 @@ pub fn slices(
     threads: Option<usize>,
     pineappl: Option<bool>,
 ) -> PyResult<Slices> {
-    let core = store.open(py)?;
+    let core = store.open()?;
     let spec = spec_of(&TransformArgs {
         xgrid_out,
         xgrid_in,

@@ -2,6 +2,7 @@
 //! mapped files, and its metadata as plain Python data.
 
 use std::path::PathBuf;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use eko::store::{EvolutionPoint, FileKind, OperatorFile, Store as CoreStore};
 use numpy::{PyArray4, PyArrayMethods};
@@ -78,26 +79,15 @@ fn operator_class(py: Python<'_>) -> PyResult<&Py<PyType>> {
     })
 }
 
-/// `array` as a `libeko.Operator` whose `.error` is `point`'s `error_kind` file, mapped on first
-/// access.
+/// `array` as a `libeko.Operator` carrying its `error`.
 fn as_operator<'py>(
-    store: &Bound<'py, Store>,
+    py: Python<'py>,
     array: Bound<'py, PyArray4<f64>>,
-    point: EvolutionPoint,
-    main: FileKind,
+    error: Option<Bound<'py, PyArray4<f64>>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = store.py();
     let class = operator_class(py)?;
     let operator = array.call_method1("view", (class.bind(py),))?;
-    operator.setattr(
-        "_error_of",
-        (
-            store.clone(),
-            point.mu2,
-            point.nf,
-            main == FileKind::Partial,
-        ),
-    )?;
+    operator.setattr("_error", error)?;
     Ok(operator)
 }
 
@@ -119,35 +109,61 @@ fn as_operator<'py>(
 /// the array itself (an ``Operator``, which eko code reads as ``op.operator`` unchanged), the
 /// cards are plain dicts as eko wrote them, grids are NumPy arrays, and nothing is ever loaded
 /// into memory or needs unloading.
-#[pyclass(module = "libeko._libeko", name = "Store")]
+#[pyclass(frozen, module = "libeko._libeko", name = "Store")]
 pub struct Store {
-    pub(crate) inner: CoreStore,
+    /// The core store: read by every call, written (file list refreshed, files inserted or
+    /// removed) under the write lock, so that threads sharing a `Store` wait for each other.
+    inner: RwLock<CoreStore>,
 }
 
 impl Store {
+    /// A `Store` over an opened core store.
+    pub fn wrap(inner: CoreStore) -> Self {
+        Store {
+            inner: RwLock::new(inner),
+        }
+    }
+
+    /// The core store, for reading. (A panic while the lock was held cannot leave the store
+    /// half-changed: every core write completes or is undone, so a poisoned lock is still good.)
+    pub fn read(&self) -> RwLockReadGuard<'_, CoreStore> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The core store, for changing.
+    pub fn write(&self) -> RwLockWriteGuard<'_, CoreStore> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A point of this store with a final operator (or, with `partial`, a partial).
-    fn find(&self, key: &Bound<'_, PyAny>, main: FileKind) -> PyResult<EvolutionPoint> {
+    fn find_in(
+        &self,
+        store: &CoreStore,
+        key: &Bound<'_, PyAny>,
+        main: FileKind,
+    ) -> PyResult<EvolutionPoint> {
         let point = point_of(key)?;
-        if !self.inner.files_of(&point).has(main) {
+        let files = store.files_of(&point);
+        if !files.has(main) {
             let what = if main == FileKind::Partial {
                 "partial"
             } else {
                 "final operator"
             };
-            let hint = match (main, self.inner.files_of(&point).has(FileKind::Partial)) {
+            let hint = match (main, files.has(FileKind::Partial)) {
                 (FileKind::Operator, true) => " (it has a partial: run libeko.combine first)",
                 _ => "",
             };
             return Err(not_found(format!(
                 "{}: no {what} for {point}{hint}",
-                self.inner.dir().display()
+                store.dir().display()
             )));
         }
         Ok(point)
     }
 
     fn final_points(&self) -> Vec<EvolutionPoint> {
-        self.inner.points_with(FileKind::Operator).collect()
+        self.read().points_with(FileKind::Operator).collect()
     }
 }
 
@@ -165,18 +181,18 @@ impl Store {
     /// Opens the store at ``path`` (reading its metadata and file list, no operator).
     #[new]
     fn new(path: PathBuf) -> PyResult<Self> {
-        Ok(Store {
-            inner: CoreStore::open(&path).py()?,
-        })
+        Ok(Store::wrap(CoreStore::open(&path).py()?))
     }
 
     /// Creates an empty store at ``path`` (a missing or empty directory) for operators on the
     /// grid ``xgrid`` (strictly increasing in (0, 1]) with flavours ``pids`` (default: eko's
     /// flavour basis 22, -6..-1, 21, 1..6), evolving from ``origin`` = ``(mu2, nf)``.
     /// ``matching`` gives the matching scales (mu2) as ``{"charm": ..., "bottom": ...,
-    /// "top": ...}``; ``interpolation`` as ``(degree, log)`` (eko's default: ``(4, True)``).
+    /// "top": ...}``; ``interpolation`` as ``(degree, log)`` (eko's default: ``(4, True)``);
+    /// ``theory_card`` and ``operator_card`` as dicts (eko's raw cards: what ``export`` needs to
+    /// give eko an archive it opens).
     #[classmethod]
-    #[pyo3(signature = (path, xgrid, origin, *, pids=None, matching=None, interpolation=None))]
+    #[pyo3(signature = (path, xgrid, origin, *, pids=None, matching=None, interpolation=None, theory_card=None, operator_card=None))]
     fn create(
         _cls: &Bound<'_, PyType>,
         path: PathBuf,
@@ -185,35 +201,42 @@ impl Store {
         pids: Option<Vec<i32>>,
         matching: Option<&Bound<'_, PyAny>>,
         interpolation: Option<(u32, bool)>,
+        theory_card: Option<&Bound<'_, PyAny>>,
+        operator_card: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let metadata = crate::convert::metadata_of(xgrid, origin, pids, matching, interpolation)?;
-        Ok(Store {
-            inner: CoreStore::create(&path, &metadata).py()?,
-        })
+        let metadata = crate::convert::metadata_of(
+            xgrid,
+            origin,
+            pids,
+            matching,
+            interpolation,
+            (theory_card, operator_card),
+        )?;
+        Ok(Store::wrap(CoreStore::create(&path, &metadata).py()?))
     }
 
     /// The store's directory.
     #[getter]
     fn path(&self) -> PathBuf {
-        self.inner.dir().to_path_buf()
+        self.read().dir().to_path_buf()
     }
 
     /// The store's ``metadata.json`` as plain Python data (dicts, lists, numbers, strings).
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_to_py(py, &self.inner.metadata().to_json())
+        json_to_py(py, &self.read().metadata().to_json())
     }
 
     /// The origin's mu2 (GeV²): every operator evolves from it (eko's ``mu20``).
     #[getter]
     fn mu20(&self) -> f64 {
-        self.inner.metadata().origin.mu2
+        self.read().metadata().origin.mu2
     }
 
     /// The origin as ``(mu2, nf)``.
     #[getter]
     fn origin<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        point_tuple(py, self.inner.metadata().origin)
+        point_tuple(py, self.read().metadata().origin)
     }
 
     /// The mu2 of every final operator, in mu2 order (a mu2 held with two nf appears twice).
@@ -234,7 +257,7 @@ impl Store {
     /// Every evolution point with a partial (not yet combined), as ``(mu2, nf)``.
     #[getter]
     fn partials<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        self.inner
+        self.read()
             .points_with(FileKind::Partial)
             .map(|p| point_tuple(py, p))
             .collect()
@@ -243,7 +266,7 @@ impl Store {
     /// Whether the store holds threshold operators (``thresholds.npz``).
     #[getter]
     fn has_thresholds(&self) -> bool {
-        self.inner.has_thresholds()
+        self.read().has_thresholds()
     }
 
     /// The x grid of the store (eko's ``xgrid``; for a reshaped store, the grid it was computed
@@ -251,57 +274,58 @@ impl Store {
     /// with eko's ``.raw``.
     #[getter]
     fn xgrid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        xgrid(py, &self.inner.metadata().xgrid)
+        xgrid(py, &self.read().metadata().xgrid)
     }
 
     /// The flavour ids (PDG) of the grid.
     #[getter]
     fn pids(&self) -> Vec<i32> {
-        self.inner.metadata().pids.clone()
+        self.read().metadata().pids.clone()
     }
 
     /// The final operators' output side x grid (``x_out``, eko's ``targetgrid``).
     #[getter]
     fn output_xgrid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        xgrid(py, self.inner.metadata().output_xgrid())
+        xgrid(py, self.read().metadata().output_xgrid())
     }
 
     /// The final operators' output side pids (``pid_out``).
     #[getter]
     fn output_pids(&self) -> Vec<i32> {
-        self.inner.metadata().output_pids().to_vec()
+        self.read().metadata().output_pids().to_vec()
     }
 
     /// The final operators' input side x grid (``x_in``, eko's ``inputgrid``).
     #[getter]
     fn input_xgrid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        xgrid(py, self.inner.metadata().input_xgrid())
+        xgrid(py, self.read().metadata().input_xgrid())
     }
 
     /// The final operators' input side pids (``pid_in``).
     #[getter]
     fn input_pids(&self) -> Vec<i32> {
-        self.inner.metadata().input_pids().to_vec()
+        self.read().metadata().input_pids().to_vec()
     }
 
     /// The final operators' shape ``(n_pid_out, n_x_out, n_pid_in, n_x_in)``.
     #[getter]
     fn shape(&self) -> (usize, usize, usize, usize) {
-        let [a, b, c, d] = self.inner.metadata().operator_shape();
+        let [a, b, c, d] = self.read().metadata().operator_shape();
         (a, b, c, d)
     }
 
     /// Whether the final operators were reshaped (other x grids or pids than the computed grid).
     #[getter]
     fn is_reshaped(&self) -> bool {
-        self.inner.metadata().is_reshaped()
+        self.read().metadata().is_reshaped()
     }
 
     /// The matching scales (mu2) as ``{"charm": ..., "bottom": ..., "top": ...}`` (``None``
     /// when not set).
     #[getter]
     fn matching<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let m = &self.inner.metadata().matching;
+        let store = self.read();
+        let m = &store.metadata().matching;
         let dict = pyo3::types::PyDict::new(py);
         dict.set_item("charm", m.charm)?;
         dict.set_item("bottom", m.bottom)?;
@@ -313,7 +337,7 @@ impl Store {
     /// when the store records none.
     #[getter]
     fn interpolation(&self) -> Option<(u32, bool)> {
-        self.inner
+        self.read()
             .metadata()
             .interpolation()
             .map(|i| (i.polynomial_degree, i.log))
@@ -323,14 +347,14 @@ impl Store {
     /// attributes); ``None`` when the store has none. eko returns a ``TheoryCard`` object.
     #[getter]
     fn theory_card<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_value(py, &self.inner.metadata().theory)
+        json_value(py, &self.read().metadata().theory)
     }
 
     /// The operator card as eko wrote it: a :class:`libeko.Card`; ``None`` when the store has
     /// none. eko returns an ``OperatorCard`` object.
     #[getter]
     fn operator_card<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_value(py, &self.inner.metadata().operator)
+        json_value(py, &self.read().metadata().operator)
     }
 
     /// The final operator of ``(mu2, nf)``: a read-only :class:`libeko.Operator` (a
@@ -345,12 +369,12 @@ impl Store {
 
     /// Whether ``(mu2, nf)`` has a final operator (exact mu2; see ``approx``).
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
-        point_of(key).is_ok_and(|p| self.inner.files_of(&p).has(FileKind::Operator))
+        point_of(key).is_ok_and(|p| self.read().files_of(&p).has(FileKind::Operator))
     }
 
     /// The number of final operators.
     fn __len__(&self) -> usize {
-        self.inner.points_with(FileKind::Operator).count()
+        self.read().points_with(FileKind::Operator).count()
     }
 
     /// Iterates over the evolution points with a final operator, as ``(mu2, nf)``.
@@ -366,7 +390,7 @@ impl Store {
     fn items(slf: &Bound<'_, Self>) -> Items {
         Items {
             store: slf.clone().unbind(),
-            points: slf.borrow().final_points(),
+            points: slf.get().final_points(),
             next: 0,
         }
     }
@@ -388,8 +412,7 @@ impl Store {
         slf: &Bound<'py, Self>,
         key: &Bound<'py, PyTuple>,
     ) -> PyResult<Option<Bound<'py, PyArray4<f64>>>> {
-        let point = slf.borrow().find(&one_key(key)?, FileKind::Operator)?;
-        Self::error_file(slf, point, FileKind::OperatorError)
+        Self::error_file(slf, &one_key(key)?, false)
     }
 
     /// The partial of ``(mu2, nf)`` (the last segment of its evolution, not yet combined) as a
@@ -413,16 +436,11 @@ impl Store {
         rtol: f64,
         atol: f64,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let (mu2, nf): (f64, i64) = ep.extract().map_err(|_| {
-            invalid(format!(
-                "an evolution point is a pair (mu2, nf), not {}",
-                describe(ep)
-            ))
-        })?;
+        let (mu2, nf) = crate::convert::pair_of(ep)?;
         let Ok(nf) = u8::try_from(nf) else {
             return Ok(None);
         };
-        self.inner
+        self.read()
             .approx((mu2, nf), rtol, atol)
             .py()?
             .map(|p| point_tuple(py, p))
@@ -430,8 +448,8 @@ impl Store {
     }
 
     /// Reads the store's file list again (after another process wrote to it).
-    fn refresh(&mut self) -> PyResult<()> {
-        self.inner.refresh().py()
+    fn refresh(&self) -> PyResult<()> {
+        self.write().refresh().py()
     }
 
     /// Writes ``operator`` (any array-like of the store's operator shape, converted once to
@@ -439,7 +457,7 @@ impl Store {
     /// what the point had. Atomic: the files appear complete or not at all.
     #[pyo3(signature = (mu2, nf, operator, *, error = None))]
     fn insert(
-        &mut self,
+        &self,
         py: Python<'_>,
         mu2: f64,
         nf: i64,
@@ -454,7 +472,7 @@ impl Store {
     /// the threshold operators. Atomic.
     #[pyo3(signature = (mu2, nf, partial, *, error = None))]
     fn insert_partial(
-        &mut self,
+        &self,
         py: Python<'_>,
         mu2: f64,
         nf: i64,
@@ -465,11 +483,23 @@ impl Store {
     }
 
     /// Removes the final operator (or with ``partial=True`` the partial) of ``(mu2, nf)`` and its
-    /// error. Removing what is not there is not an error.
-    #[pyo3(signature = (mu2, nf, *, partial = false))]
-    fn remove(&mut self, mu2: f64, nf: i64, partial: bool) -> PyResult<()> {
+    /// error. Removing what is not there is not an error. Waits for another process writing to
+    /// the store (``wait=False``: raise ``libeko.IoError`` instead).
+    #[pyo3(signature = (mu2, nf, *, partial = false, wait = true))]
+    fn remove(&self, py: Python<'_>, mu2: f64, nf: i64, partial: bool, wait: bool) -> PyResult<()> {
         let point = crate::convert::point(mu2, nf)?;
-        self.inner.remove(&point, kinds(partial).0).py()
+        py.detach(|| {
+            let mut store = self.write();
+            if !wait {
+                store.lock_for_writing(eko::store::Wait::NoWait)?;
+            }
+            let removed = store.remove(&point, kinds(partial).0);
+            if !wait {
+                store.unlock();
+            }
+            removed
+        })
+        .py()
     }
 
     /// Context manager: ``with libeko.Store(path) as store: ...`` (as eko's ``EKO.read``).
@@ -491,32 +521,21 @@ impl Store {
     fn close(&self) {}
 
     fn __repr__(&self) -> String {
-        let m = self.inner.metadata();
+        let store = self.read();
+        let m = store.metadata();
         let [a, b, c, d] = m.operator_shape();
         format!(
             "libeko.Store('{}': {} final operators, {} partials{}, origin {}, operators {a} x {b} x {c} x {d})",
-            self.inner.dir().display(),
-            self.inner.points_with(FileKind::Operator).count(),
-            self.inner.points_with(FileKind::Partial).count(),
-            if self.inner.has_thresholds() {
+            store.dir().display(),
+            store.points_with(FileKind::Operator).count(),
+            store.points_with(FileKind::Partial).count(),
+            if store.has_thresholds() {
                 ", thresholds"
             } else {
                 ""
             },
             m.origin,
         )
-    }
-
-    /// The error array of ``(mu2, nf)``'s operator (``partial`` false) or partial, or ``None``:
-    /// what ``Operator.error`` maps on first access.
-    fn _error_array<'py>(
-        slf: &Bound<'py, Self>,
-        mu2: f64,
-        nf: i64,
-        partial: bool,
-    ) -> PyResult<Option<Bound<'py, PyArray4<f64>>>> {
-        let point = crate::convert::point(mu2, nf)?;
-        Self::error_file(slf, point, kinds(partial).1)
     }
 }
 
@@ -526,33 +545,45 @@ impl Store {
         key: &Bound<'py, PyAny>,
         partial: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let main = kinds(partial).0;
-        let (point, file) = {
-            let store = slf.borrow();
-            let point = store.find(key, main)?;
-            (point, store.inner.file(&point, main).py()?)
+        let (main, error_kind) = kinds(partial);
+        // The operator and its error, mapped together (under one look at the file list): the
+        // error an `Operator` carries is the one written with it, whatever happens to the store
+        // later.
+        let (file, error) = {
+            let store = slf.get().read();
+            let point = slf.get().find_in(&store, key, main)?;
+            let error = if store.files_of(&point).has(error_kind) {
+                Some(store.file(&point, error_kind).py()?)
+            } else {
+                None
+            };
+            (store.file(&point, main).py()?, error)
         };
-        let array = mapped_array(slf.py(), file)?;
-        as_operator(slf, array, point, main)
+        let py = slf.py();
+        let array = mapped_array(py, file)?;
+        let error = error.map(|e| mapped_array(py, e)).transpose()?;
+        as_operator(py, array, error)
     }
 
     fn error_file<'py>(
         slf: &Bound<'py, Self>,
-        point: EvolutionPoint,
-        kind: FileKind,
+        key: &Bound<'py, PyAny>,
+        partial: bool,
     ) -> PyResult<Option<Bound<'py, PyArray4<f64>>>> {
+        let (main, error_kind) = kinds(partial);
         let file = {
-            let store = slf.borrow();
-            if !store.inner.files_of(&point).has(kind) {
+            let store = slf.get().read();
+            let point = slf.get().find_in(&store, key, main)?;
+            if !store.files_of(&point).has(error_kind) {
                 return Ok(None);
             }
-            store.inner.file(&point, kind).py()?
+            store.file(&point, error_kind).py()?
         };
         mapped_array(slf.py(), file).map(Some)
     }
 
     fn insert_kind(
-        &mut self,
+        &self,
         py: Python<'_>,
         mu2: f64,
         nf: i64,
@@ -570,10 +601,12 @@ impl Store {
         let error = error.map(|e| read_array4(e, "error")).transpose()?;
         let view = array.as_array();
         let error_view = error.as_ref().map(|e| e.as_array());
-        let store = &mut self.inner;
-        py.detach(|| match main {
-            FileKind::Partial => store.insert_partial(point, &view, error_view.as_ref()),
-            _ => store.insert_operator(point, &view, error_view.as_ref()),
+        py.detach(|| {
+            let mut store = self.write();
+            match main {
+                FileKind::Partial => store.insert_partial(point, &view, error_view.as_ref()),
+                _ => store.insert_operator(point, &view, error_view.as_ref()),
+            }
         })
         .py()
     }
@@ -605,7 +638,7 @@ pub fn describe(value: &Bound<'_, PyAny>) -> String {
 
 /// A card as a `libeko.Card` (nested dicts too), or `None`.
 fn json_value<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    let card = py.import("libeko._operator")?.getattr("Card")?;
+    let card = py.import("libeko._operator")?.getattr("card")?;
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("object_hook", card)?;
     py.import("json")?

@@ -32,7 +32,7 @@ fn xgrid(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f6
     value
         .filter(|v| !v.is_none())
         .map(|v| {
-            float_array(v)?
+            float_array(v, name)?
                 .call_method0("ravel")?
                 .call_method0("tolist")?
                 .extract()
@@ -102,7 +102,6 @@ impl Transform {
     #[pyo3(signature = (store, *, xgrid_out = None, xgrid_in = None, basis_out = None, basis_in = None, interpolation = None, threads = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>,
         store: StoreArg,
         xgrid_out: Option<&Bound<'_, PyAny>>,
         xgrid_in: Option<&Bound<'_, PyAny>>,
@@ -119,7 +118,7 @@ impl Transform {
             interpolation,
         })?;
         let metadata = match &store {
-            StoreArg::Open(s) => s.borrow(py).inner.metadata().clone(),
+            StoreArg::Open(s) => s.get().read().metadata().clone(),
             StoreArg::Path(p) => CoreStore::open(p).py()?.metadata().clone(),
         };
         Ok(Transform {
@@ -230,7 +229,7 @@ pub fn reshape(
         interpolation,
     })?;
     let threads = self::threads(threads)?;
-    let source = store.open(py)?;
+    let source = store.open()?;
     let provenance = serde_json::json!({
         "source": std::path::absolute(source.dir()).unwrap_or_else(|_| source.dir().to_path_buf()),
         "by": "libeko.reshape (Python)",
@@ -244,7 +243,5 @@ pub fn reshape(
         })
         .py();
     reporter.finish(result)?;
-    Ok(Store {
-        inner: CoreStore::open(&dest).py()?,
-    })
+    Ok(Store::wrap(CoreStore::open(&dest).py()?))
 }

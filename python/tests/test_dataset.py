@@ -158,3 +158,44 @@ def test_metadata_and_repr():
         libeko.Dataset(XGRID, ORIGIN, matching={"strange": 1.0})
     with pytest.raises(libeko.Error, match="increasing"):
         libeko.Dataset(XGRID[::-1], ORIGIN)
+
+
+def test_an_array_cannot_be_combined_by_two_datasets_at_once():
+    import threading
+
+    partial = near_identity(3)
+    misaligned = np.frombuffer(bytearray(partial.nbytes + 1), np.float64, offset=1, count=partial.size).reshape(N)
+    with pytest.raises(libeko.InvalidArgumentError, match="not aligned for float64"):
+        dataset().add_partial(*POINTS[2], misaligned)
+    datasets = []
+    chain = None
+    for _ in range(2):
+        ds = dataset()
+        ds.add_partial(*POINTS[2], partial)
+        thresholds = add_thresholds(ds, with_errors=False)
+        datasets.append(ds)
+    n = 14 * 5
+    segment, matching = (thresholds[k][0].reshape(n, n) for k in sorted(thresholds))
+    chain = matching @ segment
+    before = partial.reshape(n, n).copy()
+    # While one combine holds the array, a second one (or any libeko call reading it) is refused;
+    # either way the array ends as one or two whole combines made it, never a mix.
+    outcomes = []
+
+    def run(ds):
+        try:
+            ds.combine()
+            outcomes.append("ok")
+        except libeko.IncompatibleError as e:
+            outcomes.append(str(e))
+
+    threads = [threading.Thread(target=run, args=(ds,)) for ds in datasets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 2
+    for outcome in outcomes:
+        assert outcome == "ok" or "in use by another call" in outcome
+    expected = before @ chain if outcomes.count("ok") == 1 else before @ chain @ chain
+    assert np.allclose(partial.reshape(n, n), expected, rtol=1e-12, atol=1e-12)

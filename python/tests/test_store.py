@@ -351,3 +351,112 @@ def test_help_is_useful():
         assert word in doc
     for name in libeko.__all__:
         assert getattr(libeko, name).__doc__, name
+
+
+# ---- found by review: threads, stale errors, grids and cards ---------------------------------
+
+
+def test_threads_sharing_a_store_wait_for_each_other(synthetic):
+    import threading
+
+    store, _ = synthetic
+    failures = []
+    stop = threading.Event()
+
+    def writer():
+        try:
+            for i in range(30):
+                store.insert(500.0, 4, np.full(SHAPE, float(i)), error=np.zeros(SHAPE))
+        except BaseException as e:  # noqa: BLE001 - the test reports whatever escapes
+            failures.append(e)
+        finally:
+            stop.set()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                for point, op in store.items():
+                    float(op.sum())
+                store[POINTS[0]]
+                len(store), POINTS[0] in store
+                libeko.Transform(store, basis_out="evol")
+        except BaseException as e:  # noqa: BLE001
+            failures.append(e)
+
+    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert np.array_equal(store[500.0, 4], np.full(SHAPE, 29.0))
+
+
+def test_an_operators_error_is_the_one_written_with_it(synthetic):
+    store, arrays = synthetic
+    point = POINTS[0]
+    op = store[point]
+    store.insert(*point, np.zeros(SHAPE), error=np.full(SHAPE, 7.0))
+    assert np.array_equal(op, arrays[point][0])
+    assert np.array_equal(op.error, arrays[point][1])
+    assert np.array_equal(store[point].error, np.full(SHAPE, 7.0))
+    assert op.copy().error is None and op[0].error is None
+
+
+def test_misaligned_input_is_converted_once(tmp_path):
+    store = libeko.Store.create(tmp_path / "w", XGRID, ORIGIN)
+    n = int(np.prod(SHAPE))
+    raw = bytearray(n * 8 + 1)
+    misaligned = np.frombuffer(raw, np.float64, offset=1, count=n).reshape(SHAPE)
+    assert not misaligned.flags.aligned
+    store.insert(10.0, 4, misaligned)
+    assert np.array_equal(store[10.0, 4], misaligned)
+
+
+def test_bad_grids_are_invalid_arguments(tmp_path):
+    with pytest.raises(libeko.InvalidArgumentError, match="xgrid is empty"):
+        libeko.Store.create(tmp_path / "a", [], ORIGIN)
+    with pytest.raises(libeko.InvalidArgumentError, match="pids"):
+        libeko.Store.create(tmp_path / "b", XGRID, ORIGIN, pids=[21, 21])
+    with pytest.raises(libeko.InvalidArgumentError, match="theory_card is a dict"):
+        libeko.Store.create(tmp_path / "c", XGRID, ORIGIN, theory_card="theory.yaml")
+    assert not any((tmp_path / n).exists() for n in "abc")
+
+
+def test_cards_read_as_eko_reads_them(imported, joined_archive):
+    import eko
+
+    theory = imported.theory_card
+    with eko.EKO.read(joined_archive) as evolution_operator:
+        masses = evolution_operator.theory_card.heavy.masses
+    assert theory.heavy.masses[0][0] == masses[0][0]
+    assert np.isnan(theory.heavy.masses[0][1]) and np.isnan(masses[0][1])
+    assert imported.operator_card.configs.interpolation_polynomial_degree == 4
+    with pytest.raises(AttributeError, match="no field 'nonsense'"):
+        imported.operator_card.nonsense
+
+
+def test_stores_made_in_python_with_cards_export_to_eko(imported, tmp_path):
+    import eko
+
+    store = libeko.Store.create(
+        tmp_path / "made",
+        imported.xgrid,
+        imported.origin,
+        matching=imported.matching,
+        theory_card=imported.theory_card,
+        operator_card=imported.operator_card,
+    )
+    for point, op in imported.items():
+        store.insert(*point, op, error=op.error)
+    libeko.export(store, tmp_path / "made.tar")
+    with eko.EKO.read(tmp_path / "made.tar") as evolution_operator:
+        assert np.isnan(evolution_operator.theory_card.heavy.masses[0][1])
+        for ep, op in evolution_operator.items():
+            assert np.array_equal(op.operator, imported[ep])
+
+
+def test_approx_takes_lists(synthetic):
+    store, _ = synthetic
+    assert store.approx([POINTS[1][0], POINTS[1][1]]) == POINTS[1]
+    assert store.approx((POINTS[1][0], 99)) is None

@@ -660,7 +660,7 @@ fn cards(store: &Store) -> Result<(Value, Value, String)> {
             return Err(card_error(
                 store,
                 format!(
-                    "cannot export to eko: no {name} card ('{name}' is null: a store made by libeko from Rust or C): \
+                    "cannot export to eko: no {name} card ('{name}' is null: a store made by libeko's own API, not imported from eko): \
                      eko 0.15.7 needs theory.yaml and operator.yaml, whose physics settings \
                      (orders, couplings, masses, evolution method) the store does not record; \
                      export a store imported from an eko archive, or put eko's cards into \
@@ -1125,7 +1125,7 @@ fn check_destination(store: &Store, out: &Path, overwrite: bool) -> Result<()> {
             operation: "export",
             source: std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
-                "the file exists: remove it, or pass --overwrite (ExportOptions::overwrite) to replace it; from C, remove it first",
+                "the file exists: remove it, or pass --overwrite (ExportOptions::overwrite, Python overwrite=True) to replace it; from C, remove it first",
             ),
         }),
         _ => Ok(()),

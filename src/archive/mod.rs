@@ -963,7 +963,8 @@ pub fn import_with(
                         &Location::member(archive, "metadata.yaml"),
                         format!(
                             "--nf {nf} is for eko 0.8 archives, which record no nf; this one \
-                             (eko {version}, data_version {data_version}) records each point's"
+                             (eko {version}, data_version {data_version}) records each point's \
+                             (leave out --nf, or Python's nf=)"
                         ),
                     ));
                 }
