@@ -101,7 +101,13 @@ pub fn apply_operator(
     };
     // Right-hand side (N_in x n_rep) and result (N x n_rep), column-major, in the operator's
     // index order.
-    let flat_in = |b: usize, k: usize| if x_major { k * np_in + b } else { b * nx_in + k };
+    let flat_in = |b: usize, k: usize| {
+        if x_major {
+            k * np_in + b
+        } else {
+            b * nx_in + k
+        }
+    };
     let flat = |a: usize, j: usize| if x_major { j * np + a } else { a * nx + j };
     let mut rhs = vec![0.0; n_in * n_rep];
     for ((r, b, k), v) in pdf.indexed_iter() {
@@ -231,6 +237,16 @@ pub fn select_points(
 ) -> Result<Vec<EvolutionPoint>> {
     let not_final = |p: &EvolutionPoint| !store.files_of(p).has(FileKind::Operator);
     let points: Vec<EvolutionPoint> = match wanted {
+        Some([]) => {
+            return Err(Error::InvalidArgument {
+                reason: format!(
+                    "no points were asked for (the store {} has {} final operators; leave the \
+                     selection out to take them all)",
+                    store.dir().display(),
+                    store.points_with(FileKind::Operator).count()
+                ),
+            });
+        }
         Some(list) => {
             let mut sorted = list.to_vec();
             sorted.sort();
@@ -390,6 +406,54 @@ pub fn apply_point(
 ) -> Result<()> {
     Operators::new(store, transform)?.apply(point, pdf, out, threads)?;
     Ok(())
+}
+
+/// Evolves the PDF `pdf` — `(n_pid, n_x)`, or replicas `(n_rep, n_pid, n_x)` — to the points
+/// `wanted` (see [`select_points`]; `None`: every point), in memory, with each operator
+/// transformed first by `spec` when it asks anything: the whole of `eko apply` but the files, for
+/// the faces that return arrays. Returns the evolved PDFs, `(n_points, [n_rep,] n_pid_out,
+/// n_x_out)` (the replica axis only when `pdf` has one), and the points in that order.
+/// `progress` is called after each point with the count done and the total.
+pub fn apply_in_memory(
+    store: &Store,
+    pdf: ndarray::ArrayD<f64>,
+    wanted: Option<&[EvolutionPoint]>,
+    spec: &crate::transform::TransformSpec,
+    threads: usize,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(ndarray::ArrayD<f64>, Vec<EvolutionPoint>)> {
+    let points = select_points(store, wanted)?;
+    let transform = if spec.is_empty() {
+        None
+    } else {
+        Some(Transform::new(store.metadata(), spec)?.with_threads(threads))
+    };
+    let location = Location::Buffer("the PDF".into());
+    let pdf = Pdf::from_array(pdf, &location)?;
+    let [_, _, n_pid_in, n_x_in] = transform
+        .as_ref()
+        .map_or_else(|| store.metadata().operator_shape(), Transform::shape);
+    pdf.check_grid(
+        n_pid_in,
+        n_x_in,
+        &input_side_name(store, transform.is_some()),
+        &location,
+    )?;
+    let total = points.len();
+    let evolved = apply_store(
+        store,
+        &points,
+        pdf.replicas.view(),
+        threads,
+        transform.as_ref(),
+        |done| progress(done, total),
+    )?;
+    let evolved = if pdf.has_replica_axis {
+        evolved.into_dyn()
+    } else {
+        evolved.index_axis_move(Axis(1), 0).into_dyn()
+    };
+    Ok((evolved, points))
 }
 
 /// What [`apply_to_file`] wrote.

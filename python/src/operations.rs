@@ -364,7 +364,6 @@ pub fn apply<'py>(
     let threads = self::threads(threads)?;
     let core = store.open()?;
     let wanted = points.map(points_of).transpose()?;
-    let selected = eko::apply::select_points(&core, wanted.as_deref()).py()?;
     let spec = spec_of(&TransformArgs {
         xgrid_out,
         xgrid_in,
@@ -372,55 +371,20 @@ pub fn apply<'py>(
         basis_in,
         interpolation,
     })?;
-    let transform = if spec.is_empty() {
-        None
-    } else {
-        Some(
-            eko::transform::Transform::new(core.metadata(), &spec)
-                .py()?
-                .with_threads(threads),
-        )
-    };
-    let array = float_array(pdf, "the PDF")?;
-    let array = array
+    let array = float_array(pdf, "the PDF")?
         .cast_into::<numpy::PyArrayDyn<f64>>()
         .map_err(|_| invalid("the PDF is not a float64 array"))?;
-    let pdf = eko::apply::Pdf::from_array(
-        array.readonly().as_array().to_owned(),
-        &eko::Location::Buffer("the PDF".into()),
-    )
-    .py()?;
-    let [_, _, n_pid_in, n_x_in] = transform
-        .as_ref()
-        .map_or_else(|| core.metadata().operator_shape(), |t| t.shape());
-    pdf.check_grid(
-        n_pid_in,
-        n_x_in,
-        &eko::apply::input_side_name(&core, transform.is_some()),
-        &eko::Location::Buffer("the PDF".into()),
-    )
-    .py()?;
-    let total = selected.len();
+    let pdf = array.readonly().as_array().to_owned();
     let mut reporter = Progress::from_arg(progress, "apply")?.reporter();
     let result = py
         .detach(|| {
-            eko::apply::apply_store(
-                &core,
-                &selected,
-                pdf.replicas.view(),
-                threads,
-                transform.as_ref(),
-                |done| reporter.update(done, total),
-            )
+            eko::apply::apply_in_memory(&core, pdf, wanted.as_deref(), &spec, threads, |d, t| {
+                reporter.update(d, t)
+            })
         })
         .py();
-    let evolved = reporter.finish(result)?;
-    let evolved = if pdf.has_replica_axis {
-        PyArray::from_owned_array(py, evolved).into_any()
-    } else {
-        let squeezed = evolved.index_axis_move(ndarray::Axis(1), 0);
-        PyArray::from_owned_array(py, squeezed).into_any()
-    };
+    let (evolved, selected) = reporter.finish(result)?;
+    let evolved = PyArray::from_owned_array(py, evolved).into_any();
     let points = selected
         .into_iter()
         .map(|p| point_tuple(py, p))

@@ -102,13 +102,19 @@ fn as_operator<'py>(
 /// :class:`libeko.Operator`, which also has eko's ``.operator`` and ``.error``); no byte is
 /// copied, and the array stays valid however long it lives, even after the store is closed.
 /// ``store.items()`` yields ``((mu2, nf), operator)`` in mu2 order, one mapped operator at a
-/// time. ``(mu2, nf) in store`` and ``store.approx((mu2, nf))`` find points.
+/// time; ``iter(store)`` the points. ``(mu2, nf) in store`` and ``store.approx((mu2, nf))`` find
+/// points; a point without a final operator raises ``libeko.NotFoundError`` (a ``LookupError``).
+///
+/// Writing: ``store.insert(mu2, nf, array, error=None)`` and ``insert_partial`` (any array-like,
+/// converted once, written atomically), ``remove``. Threads may share a store: reads proceed
+/// together, writes wait for them.
 ///
 /// The names follow eko's ``EKO`` (``mu20``, ``mu2grid``, ``evolgrid``, ``xgrid``,
 /// ``theory_card``, ``operator_card``, ``items()``, ``approx``); what differs: indexing gives
-/// the array itself (an ``Operator``, which eko code reads as ``op.operator`` unchanged), the
-/// cards are plain dicts as eko wrote them, grids are NumPy arrays, and nothing is ever loaded
-/// into memory or needs unloading.
+/// the array itself (an ``Operator``, which eko code reads as ``op.operator`` unchanged), points
+/// come in mu2 order, the cards are dicts as eko wrote them (:class:`libeko.Card`, whose keys
+/// also read as attributes), grids are NumPy arrays (:class:`libeko.XGrid`, with eko's
+/// ``.raw``), and nothing is ever loaded into memory or needs unloading.
 #[pyclass(frozen, module = "libeko._libeko", name = "Store")]
 pub struct Store {
     /// The core store: read by every call, written (file list refreshed, files inserted or
@@ -192,6 +198,7 @@ impl Store {
     /// ``theory_card`` and ``operator_card`` as dicts (eko's raw cards: what ``export`` needs to
     /// give eko an archive it opens).
     #[classmethod]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (path, xgrid, origin, *, pids=None, matching=None, interpolation=None, theory_card=None, operator_card=None))]
     fn create(
         _cls: &Bound<'_, PyType>,
