@@ -18,7 +18,7 @@ use crate::convert::{float_array, point_tuple, points_of, report};
 use crate::errors::{IntoPy, invalid};
 use crate::progress::Progress;
 use crate::store::{Store, describe};
-use crate::transform::{TransformArgs, spec_of};
+use crate::transform::spec_of;
 
 /// A store argument: a `libeko.Store` or a path.
 pub enum StoreArg {
@@ -364,13 +364,7 @@ pub fn apply<'py>(
     let threads = self::threads(threads)?;
     let core = store.open()?;
     let wanted = points.map(points_of).transpose()?;
-    let spec = spec_of(&TransformArgs {
-        xgrid_out,
-        xgrid_in,
-        basis_out,
-        basis_in,
-        interpolation,
-    })?;
+    let spec = spec_of(xgrid_out, xgrid_in, basis_out, basis_in, interpolation)?;
     let array = float_array(pdf, "the PDF")?
         .cast_into::<numpy::PyArrayDyn<f64>>()
         .map_err(|_| invalid("the PDF is not a float64 array"))?;

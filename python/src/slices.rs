@@ -11,7 +11,7 @@ use crate::convert::{point_tuple, points_of};
 use crate::errors::{IntoPy, invalid};
 use crate::operations::{StoreArg, threads};
 use crate::store::mapped_array;
-use crate::transform::{TransformArgs, spec_of};
+use crate::transform::spec_of;
 
 /// What one slice is, in pineappl's terms (the fields of
 /// ``pineappl.evolution.OperatorSliceInfo``): ``fac0`` the origin's mu2, ``pids0``/``x0`` the
@@ -186,13 +186,7 @@ pub fn slices(
     pineappl: Option<bool>,
 ) -> PyResult<Slices> {
     let core = store.open()?;
-    let spec = spec_of(&TransformArgs {
-        xgrid_out,
-        xgrid_in,
-        basis_out,
-        basis_in,
-        interpolation,
-    })?;
+    let spec = spec_of(xgrid_out, xgrid_in, basis_out, basis_in, interpolation)?;
     let transform = if spec.is_empty() {
         None
     } else {

@@ -14,20 +14,6 @@ use crate::operations::{StoreArg, threads};
 use crate::progress::Progress;
 use crate::store::{Store, describe};
 
-/// The transform keyword arguments, as given.
-pub struct TransformArgs<'a, 'py> {
-    /// `xgrid_out`: an array-like of x values, or `None`.
-    pub xgrid_out: Option<&'a Bound<'py, PyAny>>,
-    /// `xgrid_in`.
-    pub xgrid_in: Option<&'a Bound<'py, PyAny>>,
-    /// `basis_out`: `"evol"` or `"flavor"`.
-    pub basis_out: Option<&'a str>,
-    /// `basis_in`.
-    pub basis_in: Option<&'a str>,
-    /// `interpolation`: `(degree, log)`.
-    pub interpolation: Option<(u32, bool)>,
-}
-
 fn xgrid(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f64>>> {
     value
         .filter(|v| !v.is_none())
@@ -59,22 +45,28 @@ fn basis(value: Option<&str>, name: &str) -> PyResult<Option<Rotation>> {
         .transpose()
 }
 
-/// The transform the keyword arguments ask for.
-pub fn spec_of(args: &TransformArgs<'_, '_>) -> PyResult<TransformSpec> {
-    let interpolation = args.interpolation.map(|(degree, log)| Interpolation {
-        polynomial_degree: degree,
-        log,
-    });
+/// The transform the keyword arguments ask for: new x grids (array-likes), bases (`"evol"`,
+/// `"flavor"`) and the interpolation `(degree, log)`, each `None` when not given.
+pub fn spec_of(
+    xgrid_out: Option<&Bound<'_, PyAny>>,
+    xgrid_in: Option<&Bound<'_, PyAny>>,
+    basis_out: Option<&str>,
+    basis_in: Option<&str>,
+    interpolation: Option<(u32, bool)>,
+) -> PyResult<TransformSpec> {
     Ok(TransformSpec {
         output: SideChange {
-            xgrid: xgrid(args.xgrid_out, "xgrid_out")?,
-            rotation: basis(args.basis_out, "basis_out")?,
+            xgrid: xgrid(xgrid_out, "xgrid_out")?,
+            rotation: basis(basis_out, "basis_out")?,
         },
         input: SideChange {
-            xgrid: xgrid(args.xgrid_in, "xgrid_in")?,
-            rotation: basis(args.basis_in, "basis_in")?,
+            xgrid: xgrid(xgrid_in, "xgrid_in")?,
+            rotation: basis(basis_in, "basis_in")?,
         },
-        interpolation,
+        interpolation: interpolation.map(|(degree, log)| Interpolation {
+            polynomial_degree: degree,
+            log,
+        }),
     })
 }
 
@@ -110,13 +102,7 @@ impl Transform {
         interpolation: Option<(u32, bool)>,
         threads: Option<usize>,
     ) -> PyResult<Self> {
-        let spec = spec_of(&TransformArgs {
-            xgrid_out,
-            xgrid_in,
-            basis_out,
-            basis_in,
-            interpolation,
-        })?;
+        let spec = spec_of(xgrid_out, xgrid_in, basis_out, basis_in, interpolation)?;
         let metadata = match &store {
             StoreArg::Open(s) => s.get().read().metadata().clone(),
             StoreArg::Path(p) => CoreStore::open(p).py()?.metadata().clone(),
@@ -221,13 +207,7 @@ pub fn reshape(
     threads: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Store> {
-    let spec = spec_of(&TransformArgs {
-        xgrid_out,
-        xgrid_in,
-        basis_out,
-        basis_in,
-        interpolation,
-    })?;
+    let spec = spec_of(xgrid_out, xgrid_in, basis_out, basis_in, interpolation)?;
     let threads = self::threads(threads)?;
     let source = store.open()?;
     let provenance = serde_json::json!({
