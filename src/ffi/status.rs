@@ -4,7 +4,7 @@
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::error::{DatasetProblem, Error};
+use crate::error::{DatasetProblem, Error, ErrorFamily};
 
 /// Success.
 pub const EKO_OK: i32 = 0;
@@ -151,41 +151,12 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        // Exhaustive on purpose: a new error variant must be given its code here.
+        // The variants with a code of their own; every other one gets its family's code
+        // (`Error::family` is exhaustive, so a new variant is always given one there).
         let status = match &error {
             Error::Io { .. } => EKO_ERROR_IO,
-            Error::BadMagic { .. }
-            | Error::Truncated { .. }
-            | Error::UnsupportedVersion { .. }
-            | Error::HeaderTooLong { .. }
-            | Error::HeaderEncoding { .. }
-            | Error::HeaderSyntax { .. }
-            | Error::HeaderNesting { .. }
-            | Error::HeaderNotDict { .. }
-            | Error::HeaderKeys { .. }
-            | Error::InvalidShape { .. }
-            | Error::FortranOrderNotBool { .. }
-            | Error::InvalidDescr { .. }
-            | Error::UnsupportedDtype { .. }
-            | Error::SizeOverflow { .. }
-            | Error::DtypeMismatch { .. }
-            | Error::DimensionMismatch { .. }
-            | Error::ForeignByteOrder { .. }
-            | Error::Compressed { .. }
-            | Error::InvalidBool { .. }
-            | Error::ZipStructure { .. }
-            | Error::ZipEncrypted { .. }
-            | Error::ZipMethod { .. }
-            | Error::ZipOverlap { .. }
-            | Error::ZipHeaderMismatch { .. }
-            | Error::ZipCrc { .. }
-            | Error::ZipInflate { .. }
-            | Error::DuplicateMember { .. }
-            | Error::NotNpyMember { .. }
-            | Error::NoSuchMember { .. }
-            | Error::ThresholdMember { .. }
-            | Error::InvalidMemberName { .. }
-            | Error::EkoArchive { .. } => EKO_ERROR_MALFORMED_FILE,
+            // A member an archive lacks is a malformed archive to a C host.
+            Error::NoSuchMember { .. } => EKO_ERROR_MALFORMED_FILE,
             Error::ShapeMismatch { .. } => EKO_ERROR_BAD_SHAPE,
             Error::Misaligned { .. } => EKO_ERROR_MISALIGNED,
             Error::InvalidPoint { .. } | Error::InvalidArgument { .. } => {
@@ -223,6 +194,13 @@ impl From<Error> for Failure {
                 DatasetProblem::ReadOnly => EKO_ERROR_READ_ONLY,
                 DatasetProblem::MissingThreshold => EKO_ERROR_MISSING_THRESHOLD,
                 DatasetProblem::MissingError => EKO_ERROR_MISSING_ERROR,
+            },
+            _ => match error.family() {
+                ErrorFamily::MalformedFile => EKO_ERROR_MALFORMED_FILE,
+                ErrorFamily::NotFound => EKO_ERROR_NOT_FOUND,
+                ErrorFamily::Incompatible => EKO_ERROR_INCOMPATIBLE,
+                ErrorFamily::Io => EKO_ERROR_IO,
+                ErrorFamily::InvalidArgument | ErrorFamily::Producer => EKO_ERROR_INVALID_ARGUMENT,
             },
         };
         Failure::new(status, format!("{error}{}", c_remedy(&error)))
